@@ -1,0 +1,61 @@
+# Third-party dependencies: OpenMP (libgomp), a dense BLAS, nlohmann-json.
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+
+# --- BLAS -----------------------------------------------------------------------------------
+# The wheel links the PyPI package scipy-openblas32 (symbols prefixed `scipy_`); the C++-only
+# build links the system OpenBLAS (Debian libopenblas-dev). Both are made single-threaded at
+# start-up (base/blas.cc): BLAS is called inside our own OpenMP loops.
+if(SPARSE_RT_BLAS STREQUAL "auto")
+  if(SPARSE_RT_BUILD_PYTHON)
+    set(SPARSE_RT_BLAS "scipy_openblas32")
+  else()
+    set(SPARSE_RT_BLAS "openblas")
+  endif()
+endif()
+
+if(SPARSE_RT_BLAS STREQUAL "scipy_openblas32")
+  if(NOT Python_EXECUTABLE)
+    find_package(Python 3.9 REQUIRED COMPONENTS Interpreter)
+  endif()
+  execute_process(
+    COMMAND "${Python_EXECUTABLE}" -c "import scipy_openblas32 as s; print(s.get_lib_dir())"
+    OUTPUT_VARIABLE _scipy_openblas_lib OUTPUT_STRIP_TRAILING_WHITESPACE
+    RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "SPARSE_RT_BLAS=scipy_openblas32 needs `pip install scipy-openblas32`")
+  endif()
+  find_package(OpenBLAS CONFIG REQUIRED PATHS "${_scipy_openblas_lib}/cmake/openblas" NO_DEFAULT_PATH)
+  set(SPARSE_RT_BLAS_DEFINE SPARSE_RT_BLAS_SCIPY_OPENBLAS=1)
+  set(SPARSE_RT_BLAS_LIBDIR "${_scipy_openblas_lib}")
+elseif(SPARSE_RT_BLAS STREQUAL "openblas")
+  find_package(OpenBLAS CONFIG REQUIRED)
+  set(SPARSE_RT_BLAS_DEFINE SPARSE_RT_BLAS_OPENBLAS=1)
+else()
+  message(FATAL_ERROR "SPARSE_RT_BLAS must be scipy_openblas32, openblas or auto, not '${SPARSE_RT_BLAS}'")
+endif()
+if(NOT TARGET OpenBLAS::OpenBLAS)   # Debian's config sets variables only
+  add_library(OpenBLAS::OpenBLAS UNKNOWN IMPORTED)
+  set_target_properties(OpenBLAS::OpenBLAS PROPERTIES
+    IMPORTED_LOCATION "${OpenBLAS_LIBRARIES}"
+    INTERFACE_INCLUDE_DIRECTORIES "${OpenBLAS_INCLUDE_DIRS}")
+endif()
+message(STATUS "sparse_rt: BLAS = ${SPARSE_RT_BLAS} (${OpenBLAS_LIBRARIES})")
+
+# --- nlohmann-json (header-only; model-file header parsing) -----------------------------------
+find_package(nlohmann_json 3.10 QUIET CONFIG)
+if(NOT nlohmann_json_FOUND)
+  if(NOT Python_EXECUTABLE)
+    find_package(Python 3.9 COMPONENTS Interpreter)
+  endif()
+  if(Python_EXECUTABLE)
+    execute_process(
+      COMMAND "${Python_EXECUTABLE}" -c
+              "import nlohmann_json, os; print(os.path.join(os.path.dirname(nlohmann_json.__file__), 'include'))"
+      OUTPUT_VARIABLE _nlohmann_inc OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc ERROR_QUIET)
+  endif()
+  if(NOT _rc EQUAL 0 OR NOT EXISTS "${_nlohmann_inc}/nlohmann/json.hpp")
+    message(FATAL_ERROR "nlohmann-json not found: apt-get install nlohmann-json3-dev, or pip install nlohmann-json")
+  endif()
+  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
+  set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_nlohmann_inc}")
+endif()

@@ -1,0 +1,30 @@
+// Pieces of the _core module, one function per source file.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sparse_rt::bindings {
+
+namespace py = pybind11;
+using F32Array = py::array_t<float, py::array::c_style>;
+using I32Array = py::array_t<int32_t, py::array::c_style>;
+
+void register_errors(py::module_& m);
+void bind_formats(py::module_& m);
+void bind_ops(py::module_& m);
+
+// Copies a contiguous 1-D array; throws InvalidArgument naming `what` on a wrong rank.
+template <typename T>
+std::vector<T> to_vector(const py::array_t<T, py::array::c_style>& a, const char* what) {
+  if (a.ndim() != 1)
+    throw py::value_error(std::string(what) + " must be 1-D, got " + std::to_string(a.ndim()) +
+                          " dimensions");
+  return std::vector<T>(a.data(), a.data() + a.size());
+}
+
+}  // namespace sparse_rt::bindings

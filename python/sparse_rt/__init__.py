@@ -14,6 +14,7 @@ from ._blas import preload_blas as _preload_blas
 _preload_blas()
 
 from . import _core  # noqa: E402
+from .format import ModelFormatError  # noqa: E402
 from .formats import BSR, CSR  # noqa: E402
 from .runtime import (  # noqa: E402
     get_isa,
@@ -31,6 +32,7 @@ __version__ = runtime_info()["version"]
 __all__ = [
     "BSR",
     "CSR",
+    "ModelFormatError",
     "get_isa",
     "get_num_threads",
     "ops",

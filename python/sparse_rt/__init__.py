@@ -24,6 +24,7 @@ from .runtime import (  # noqa: E402
     set_num_threads,
 )
 from . import ops  # noqa: E402
+from .exporter import ExportVerificationError, UnsupportedOpError, export  # noqa: E402
 
 _core._init()
 
@@ -31,13 +32,16 @@ __version__ = runtime_info()["version"]
 
 __all__ = [
     "BSR",
+    "ExportVerificationError",
     "CSR",
     "ModelFormatError",
     "get_isa",
     "get_num_threads",
+    "export",
     "ops",
     "runtime_info",
     "set_isa",
     "set_num_threads",
+    "UnsupportedOpError",
     "__version__",
 ]

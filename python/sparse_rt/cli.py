@@ -2,6 +2,10 @@
 
     sparse-rt info [--json]    what this machine runs: version, ISA paths, threads, BLAS
     sparse-rt demo             the main job (see README.md)
+    sparse-rt bench            benchmark one model (sparse_rt.bench.cli)
+    sparse-rt compare          sweep sparsities x patterns (sparse_rt.bench.cli)
+
+Subcommands that need torch import it only when they run.
 """
 
 from __future__ import annotations
@@ -65,17 +69,35 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+# Modules that add subcommands: each defines register(subparsers) and must not import torch at
+# module level (``sparse-rt info`` must work without it).
+_SUBCOMMAND_MODULES = ("sparse_rt.bench.cli", "sparse_rt.demo.cli")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
     parser = argparse.ArgumentParser(prog="sparse-rt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="print the runtime configuration")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_info)
-    p = sub.add_parser("demo", help="the main job: sparse vs dense timing on this machine")
-    p.add_argument("--size", type=int, default=2048, help="layer width (default 2048)")
-    p.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
-    p.add_argument("--repeats", type=int, default=20, help="timed runs per case (default 20)")
-    p.set_defaults(func=_cmd_demo)
+    registered = set()
+    for name in _SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        module.register(sub)
+        registered.add(name)
+    if "sparse_rt.demo.cli" not in registered:
+        p = sub.add_parser("demo", help="the main job: sparse vs dense timing on this machine")
+        p.add_argument("--size", type=int, default=2048, help="layer width (default 2048)")
+        p.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
+        p.add_argument("--repeats", type=int, default=20, help="timed runs per case (default 20)")
+        p.set_defaults(func=_cmd_demo)
     return parser
 
 

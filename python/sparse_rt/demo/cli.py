@@ -92,8 +92,8 @@ def register(subparsers) -> None:
                    help=f"comma-separated, from {', '.join(MODELS)} (default: both)")
     p.add_argument("--methods", type=_choice_list("method", tuple(METHODS)), metavar="LIST",
                    help="comma-separated, or 'all': " + ", ".join(METHODS)
-                        + " (default: magnitude-global, magnitude, block4x4, 2:4, l1-filter, "
-                          "synflow, random; --full: all)")
+                        + " (default: magnitude-global, block4x4, 2:4, l1-filter, synflow, "
+                          "random; --full: all)")
     p.add_argument("--sparsities", type=_csv("sparsity in (0, 1)", _sparsity), metavar="LIST",
                    help="fractions of weights to remove, e.g. 0.5,0.9 (default 0.5,0.9; "
                         "--full: 0.5,0.7,0.8,0.9,0.95)")

@@ -52,8 +52,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 MODELS = ("mlp", "cnn")
 
 FULL_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
-QUICK_METHODS = ("magnitude-global", "magnitude", "block4x4", "2:4", "l1-filter", "synflow",
-                 "random")
+QUICK_METHODS = ("magnitude-global", "block4x4", "2:4", "l1-filter", "synflow", "random")
 QUICK_SPARSITIES = (0.5, 0.9)
 
 

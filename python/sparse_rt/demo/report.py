@@ -39,7 +39,7 @@ def aggregate(rows: list[dict]) -> list[dict]:
         entry = {"model": model, "method": method, "label": rs[0]["label"],
                  "pattern": rs[0]["pattern"], "schedule": rs[0]["schedule"],
                  "retraining": rs[0]["retraining"], "sparsity_requested": sparsity,
-                 "seeds": len(rs)}
+                 "seeds": len(rs), "noisy": any(r.get("noisy_timing") for r in rs)}
         for key in ("sparsity_achieved", "accuracy", "accuracy_dense", "accuracy_drop_pp",
                     "speedup_b1", "speedup_test", "speedup_vs_torch_b1",
                     "speedup_vs_torch_test", "flop_speedup", "latency_b1_ms",
@@ -132,7 +132,8 @@ def answer(rows: list[dict], speed_rows: list[dict] | None) -> list[str]:
             if METHODS[a["method"]].group != "methods":
                 continue
             parts.append(f"{a['label']} {a['speedup_test']:.2f}x (batch 1: "
-                         f"{a['speedup_b1']:.2f}x; FLOPs {a['flop_speedup']:.1f}x)")
+                         f"{a['speedup_b1']:.2f}x; FLOPs {a['flop_speedup']:.1f}x)"
+                         + (" [noisy]" if a["noisy"] else ""))
         lines.append("  Measured speed-up over the dense model in sparse_rt, whole test set "
                      "(450 images) in one batch: " + "; ".join(parts) + ".")
     for r in speed_rows or []:
@@ -143,8 +144,20 @@ def answer(rows: list[dict], speed_rows: list[dict] | None) -> list[str]:
             f"{r['sparsity']:.0%} ({_fmt_formats(r['formats'])}): "
             f"{r['speedup_vs_dense']:.2f}x vs dense in sparse_rt, "
             f"{r['speedup_vs_torch']:.2f}x vs torch eager dense "
-            f"(theoretical {r['flop_speedup']:.1f}x).")
+            f"(theoretical {r['flop_speedup']:.1f}x)" + (" [noisy]." if r["noisy_timing"]
+                                                          else "."))
     return lines
+
+
+def busy_warning(meta: dict) -> str | None:
+    """A warning when the machine was loaded while the demo ran (timings then mean little)."""
+    cpus = meta.get("cpus") or 1
+    loads = [v for v in (meta.get("load_start"), meta.get("load_end")) if v is not None]
+    if loads and max(loads) > cpus:
+        return (f"The machine was busy (load average up to {max(loads):.1f} on {cpus} CPUs): "
+                "other processes competed for the cores, so the timings (especially with more "
+                "than one thread) are unreliable. Rerun on a quiet machine.")
+    return None
 
 
 def _pct(a) -> str:
@@ -393,9 +406,11 @@ def summary_rows(rows: list[dict]) -> list[list[str]]:
     for a in agg:
         acc = f"{100 * a['accuracy']:.1f}" + (f" ± {100 * a['accuracy_std']:.1f}"
                                                if a["seeds"] > 1 else "")
+        mark = "!" if a["noisy"] else ""
         table.append([a["model"], a["label"], f"{a['sparsity_achieved']:.1%}", acc,
-                      f"{-a['accuracy_drop_pp']:+.1f}", f"{a['speedup_b1']:.2f}x",
-                      f"{a['speedup_test']:.2f}x", f"{a['speedup_vs_torch_test']:.2f}x",
+                      f"{-a['accuracy_drop_pp']:+.1f}", f"{a['speedup_b1']:.2f}x{mark}",
+                      f"{a['speedup_test']:.2f}x{mark}",
+                      f"{a['speedup_vs_torch_test']:.2f}x{mark}",
                       f"{a['flop_speedup']:.1f}x", f"{a['file_bytes'] / 1024:.0f}"])
     return table
 
@@ -411,7 +426,8 @@ def speed_table(speed_rows) -> list[list[str]]:
              f"{r['sparse_rt_ms']:.1f}", f"{r['torch_ms']:.1f}" + (" (dense)" if
                                                                      r["torch_is_dense_model"]
                                                                      else ""),
-             f"{r['speedup_vs_dense']:.2f}x", f"{r['speedup_vs_torch']:.2f}x",
+             f"{r['speedup_vs_dense']:.2f}x" + ("!" if r["noisy_timing"] else ""),
+             f"{r['speedup_vs_torch']:.2f}x" + ("!" if r["noisy_timing"] else ""),
              f"{r['flop_speedup']:.1f}x", f"{r['file_bytes'] / 1e6:.1f}"]
             for r in speed_rows]
 
@@ -421,6 +437,9 @@ def write_report(out: str, cfg, rows, speed_rows, plots: dict, meta: dict) -> st
     rt = info["sparse_rt"]
     lines = ["# sparse_rt demo report", ""]
     lines += ["## The answer", ""] + [f"- {s.strip()}" for s in answer(rows, speed_rows)] + [""]
+    warning = busy_warning(meta)
+    if warning:
+        lines += [f"> **Warning.** {warning}", ""]
     targets = quality_targets(rows)
     if targets:
         lines += ["## Quality targets (measured)", "",
@@ -443,7 +462,8 @@ def write_report(out: str, cfg, rows, speed_rows, plots: dict, meta: dict) -> st
               _md_table(SUMMARY_HEADER, summary_rows(rows)), "",
               "Speed-ups are against the dense model exported and run by sparse_rt (b1: one "
               "image; test: all 450 test images in one batch) and against torch eager on the "
-              "dense model; FLOP speed-up is dense FLOPs / FLOPs left (an upper bound).", ""]
+              "dense model; FLOP speed-up is dense FLOPs / FLOPs left (an upper bound). "
+              "`!`: a timing of that row had a spread above 15% (noisy).", ""]
     if speed_rows:
         lines += ["## Part 2: ResNet-50, synthetic weights, equal FLOPs", "",
                   _md_table(SPEED_HEADER, speed_table(speed_rows)), "",
@@ -470,6 +490,8 @@ def write_report(out: str, cfg, rows, speed_rows, plots: dict, meta: dict) -> st
               f"{rt.get('num_threads')} threads, {rt.get('openmp')}",
               f"- BLAS: {rt.get('blas')}", f"- CPU: {rt.get('cpu')}",
               f"- torch {info.get('torch')}, Python {info['python']}, {info['platform']}",
+              f"- load average (1 min) at start / end: {meta.get('load_start')} / "
+              f"{meta.get('load_end')} on {meta.get('cpus')} CPUs",
               f"- wall time: {meta.get('seconds', 0):.0f} s", "",
               "## Configuration", "", "```", json.dumps(meta["config"], indent=1), "```", ""]
     path = os.path.join(out, "report.md")
@@ -478,7 +500,7 @@ def write_report(out: str, cfg, rows, speed_rows, plots: dict, meta: dict) -> st
     return path
 
 
-def print_summary(console, rows, speed_rows) -> None:
+def print_summary(console, rows, speed_rows, meta=None) -> None:
     """The rich tables and the answer, on ``console``."""
     from rich.table import Table
 
@@ -500,7 +522,11 @@ def print_summary(console, rows, speed_rows) -> None:
         mark = "[green]met[/]" if t["met"] else "[red]not met[/]"
         console.print(f"target: {t['target']} — {t['model']}, {t['setting']}: "
                       f"{t['drop_pp']:+.2f} points ({mark})")
+    console.print("'!' marks timings with a spread above 15% (noisy).")
     console.print()
     console.print("[bold]The answer[/]")
     for s in answer(rows, speed_rows):
         console.print(s)
+    warning = busy_warning(meta or {})
+    if warning:
+        console.print(f"[yellow]Warning:[/] {warning}")

@@ -21,6 +21,13 @@ def _progress_bar(console, total: int, enabled: bool):
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
 
 
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # not available on this platform
+        return None
+
+
 def run_demo(cfg: DemoConfig, *, console=None, progress: bool = True) -> dict:
     """Run the demo described by ``cfg``; write runs.csv, runs.json, plots and report.md to
     ``cfg.out``; print the tables and the answer unless ``console`` is None and not
@@ -30,6 +37,7 @@ def run_demo(cfg: DemoConfig, *, console=None, progress: bool = True) -> dict:
     cfg.check()
     os.makedirs(os.path.join(cfg.out, "models"), exist_ok=True)
     t0 = time.perf_counter()
+    load_start = _load()
     total = study.count(cfg)
     if cfg.speed is not None:
         from . import speed
@@ -68,6 +76,7 @@ def run_demo(cfg: DemoConfig, *, console=None, progress: bool = True) -> dict:
         "machine": report.machine_info(),
         "threads": cfg.threads or sparse_rt.get_num_threads(),
         "seconds": time.perf_counter() - t0,
+        "load_start": load_start, "load_end": _load(), "cpus": os.cpu_count(),
     }
     files = report.write_runs(cfg.out, rows, speed_rows, meta)
     plots = report.write_plots(cfg.out, rows, speed_rows)
@@ -75,10 +84,13 @@ def run_demo(cfg: DemoConfig, *, console=None, progress: bool = True) -> dict:
     files["report.md"] = report.write_report(cfg.out, cfg, rows, speed_rows, plots, meta)
     if console is not None:
         if progress:
-            report.print_summary(console, rows, speed_rows)
+            report.print_summary(console, rows, speed_rows, meta)
         else:
             for line in report.answer(rows, speed_rows):
                 console.print(line)
+            warning = report.busy_warning(meta)
+            if warning:
+                console.print(f"Warning: {warning}")
         console.print(f"\nWrote {', '.join(sorted(files))} to {os.path.abspath(cfg.out)}/ "
                       f"in {meta['seconds']:.0f} s.")
     return {"runs": rows, "speed": speed_rows, "answer": report.answer(rows, speed_rows),

@@ -25,7 +25,7 @@ from . import measure
 from .config import DemoConfig
 
 CHANNEL_SEARCH_STEPS = 4
-SEARCH_INPUT = 64          # FLOP ratios barely depend on the image size; trace small
+SEARCH_INPUT = 64          # which channels go does not depend on the image size: trace small
 
 
 def _report_flops(model, size: int) -> int:
@@ -33,15 +33,15 @@ def _report_flops(model, size: int) -> int:
 
 
 def _channel_model(dense, target_flops_ratio: float, size: int):
-    """L1 channel pruning with the amount searched (secant on the FLOP ratio)."""
+    """L1 channel pruning with the amount searched (secant on the FLOP ratio at ``size``)."""
     from sparse_rt import prune
 
-    dense_flops = _report_flops(dense, SEARCH_INPUT)
+    dense_flops = measure.flops(dense, (1, 3, size, size))[0]
     shape = (1, 3, SEARCH_INPUT, SEARCH_INPUT)
 
     def evaluate(a):
         small = prune.channels(dense, a, example_input=shape)
-        return small, _report_flops(small, SEARCH_INPUT) / dense_flops
+        return small, _report_flops(small, size) / dense_flops
 
     # Most convs lose channels on both sides: FLOPs ~ (1 - a)^2.
     a = 1.0 - float(np.sqrt(target_flops_ratio))
@@ -85,9 +85,8 @@ def run(cfg: DemoConfig, progress: Callable[[str], None] | None = None) -> list[
         progress(f"ResNet-50: pruning to {s:.0%} (unstructured, block 4x4, channels)")
         unstructured = prune.magnitude(prune.copy_model(dense), s)
         block = prune.magnitude(prune.copy_model(dense), s, pattern=(4, 4))
-        ratio = measure.flops(unstructured, (1, 3, SEARCH_INPUT, SEARCH_INPUT))[1] / \
-            measure.flops(dense, (1, 3, SEARCH_INPUT, SEARCH_INPUT))[0]
-        channels, amount = _channel_model(dense, ratio, size)
+        ratio = measure.flops(unstructured, (1, 3, size, size))[1] / dense_flops
+        channels, _amount = _channel_model(dense, ratio, size)
         variants += [("unstructured", s, unstructured, "auto"), ("block 4x4", s, block, "auto"),
                      ("channels", s, channels, "auto")]
 

@@ -144,7 +144,7 @@ def test_speed_plot_and_answer_from_rows(tmp_path):
     rows = [{"pattern": p, "sparsity": s, "batch": 1, "image_size": 64, "sparse_rt_ms": ms,
              "torch_ms": 10.0, "torch_is_dense_model": p in ("unstructured", "block 4x4"),
              "flop_speedup": f, "speedup_vs_dense": 10.0 / ms, "speedup_vs_torch": 10.0 / ms,
-             "formats": {"csr": 3}, "file_bytes": 1000}
+             "formats": {"csr": 3}, "file_bytes": 1000, "noisy_timing": False}
             for p, s, ms, f in (("dense", 0.0, 10.0, 1.0), ("unstructured", 0.9, 4.0, 7.9),
                                 ("block 4x4", 0.9, 3.0, 7.9), ("channels", 0.9, 2.0, 7.6))]
     path = demo_report.plot_speed(rows, str(tmp_path / "speed.png"))
@@ -246,3 +246,9 @@ def test_cli_parses_into_a_config():
     assert cfg.sparsities == (0.5, 0.7, 0.8, 0.9, 0.95)
     quick = config_from_args(build_parser().parse_args(["demo"]))
     assert not quick.full and quick.speed is not None and quick.out == "sparse_rt_demo"
+
+
+def test_busy_machine_is_reported():
+    assert demo_report.busy_warning({"load_start": 0.5, "load_end": 1.0, "cpus": 2}) is None
+    warning = demo_report.busy_warning({"load_start": 9.2, "load_end": 3.0, "cpus": 2})
+    assert "9.2" in warning and "unreliable" in warning

@@ -37,14 +37,14 @@ def threads(n: int | None):
 
 
 def export(model, example: np.ndarray, path: str, *, measure: bool, format="auto",
-           verify: bool = True):
+           verify: bool = True, block=None):
     """``sparse_rt.export`` (verified against torch unless ``verify=False``); returns the
     ExportSummary."""
     import torch
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return sparse_rt.export(model, torch.from_numpy(np.ascontiguousarray(example)), path,
-                            format=format, measure=measure, verify=verify)
+                            format=format, block=block, measure=measure, verify=verify)
 
 
 def load(path: str):

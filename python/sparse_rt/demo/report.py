@@ -133,7 +133,7 @@ def answer(rows: list[dict], speed_rows: list[dict] | None) -> list[str]:
                 continue
             parts.append(f"{a['label']} {a['speedup_test']:.2f}x (batch 1: "
                          f"{a['speedup_b1']:.2f}x; FLOPs {a['flop_speedup']:.1f}x)"
-                         + (" [noisy]" if a["noisy"] else ""))
+                         + (" (noisy)" if a["noisy"] else ""))
         lines.append("  Measured speed-up over the dense model in sparse_rt, whole test set "
                      "(450 images) in one batch: " + "; ".join(parts) + ".")
     for r in speed_rows or []:
@@ -144,7 +144,7 @@ def answer(rows: list[dict], speed_rows: list[dict] | None) -> list[str]:
             f"{r['sparsity']:.0%} ({_fmt_formats(r['formats'])}): "
             f"{r['speedup_vs_dense']:.2f}x vs dense in sparse_rt, "
             f"{r['speedup_vs_torch']:.2f}x vs torch eager dense "
-            f"(theoretical {r['flop_speedup']:.1f}x)" + (" [noisy]." if r["noisy_timing"]
+            f"(theoretical {r['flop_speedup']:.1f}x)" + (" (noisy)." if r["noisy_timing"]
                                                           else "."))
     return lines
 
@@ -526,7 +526,7 @@ def print_summary(console, rows, speed_rows, meta=None) -> None:
     console.print()
     console.print("[bold]The answer[/]")
     for s in answer(rows, speed_rows):
-        console.print(s)
+        console.print(s, markup=False, highlight=False)
     warning = busy_warning(meta or {})
     if warning:
         console.print(f"[yellow]Warning:[/] {warning}")

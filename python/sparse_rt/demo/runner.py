@@ -87,10 +87,10 @@ def run_demo(cfg: DemoConfig, *, console=None, progress: bool = True) -> dict:
             report.print_summary(console, rows, speed_rows, meta)
         else:
             for line in report.answer(rows, speed_rows):
-                console.print(line)
+                console.print(line, markup=False, highlight=False)
             warning = report.busy_warning(meta)
             if warning:
-                console.print(f"Warning: {warning}")
+                console.print(f"Warning: {warning}", markup=False, highlight=False)
         console.print(f"\nWrote {', '.join(sorted(files))} to {os.path.abspath(cfg.out)}/ "
                       f"in {meta['seconds']:.0f} s.")
     return {"runs": rows, "speed": speed_rows, "answer": report.answer(rows, speed_rows),

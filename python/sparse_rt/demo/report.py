@@ -62,10 +62,13 @@ def _close(a, b) -> bool:
 
 
 def _headline_sparsity(agg, model) -> float | None:
-    """0.9 if it was run, else the grid sparsity closest to it."""
-    values = sorted({a["sparsity_requested"] for a in agg
-                     if a["model"] == model and a["method"] != "dense"
-                     and METHODS[a["method"]].fixed_sparsity is None})
+    """0.9 if it was run, else the grid sparsity closest to it (fixed-sparsity methods such as
+    2:4 count only when nothing else ran)."""
+    runs = [a for a in agg if a["model"] == model and a["method"] != "dense"]
+    values = sorted({a["sparsity_requested"] for a in runs
+                     if METHODS[a["method"]].fixed_sparsity is None})
+    if not values:  # only fixed-sparsity methods (2:4) ran
+        values = sorted({a["sparsity_requested"] for a in runs})
     if not values:
         return None
     return min(values, key=lambda s: (abs(s - TARGET_SPARSITY), -s))

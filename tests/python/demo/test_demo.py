@@ -252,3 +252,23 @@ def test_busy_machine_is_reported():
     assert demo_report.busy_warning({"load_start": 0.5, "load_end": 1.0, "cpus": 2}) is None
     warning = demo_report.busy_warning({"load_start": 9.2, "load_end": 3.0, "cpus": 2})
     assert "9.2" in warning and "unreliable" in warning
+
+
+def test_cli_end_to_end_quiet(tmp_path, capsys, monkeypatch):
+    if not hasattr(sparse_rt, "load"):
+        pytest.skip("needs sparse_rt.load (the C++ graph runtime)")
+    from sparse_rt.cli import main
+
+    monkeypatch.setenv("SPARSE_RT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    code = main(["demo", "--out", str(out), "--models", "mlp", "--methods", "2:4",
+                 "--epochs", "4", "--seeds", "1", "--threads", "1", "--no-speed", "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "at 50% sparsity: 2:4 keeps accuracy best" in printed
+    assert str(out) in printed.replace("\n", "")
+    with open(out / "runs.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["study"], r["method"], r["seed"]) for r in rows] == [
+        ("dense", "dense", "1"), ("grid", "2:4", "1"), ("target", "l1-filter", "1")]
+    assert not (out / "speed.csv").exists()

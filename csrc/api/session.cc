@@ -64,28 +64,13 @@ std::vector<std::vector<int64_t>> Session::output_shapes(int64_t batch) const {
   return r;
 }
 
-std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
-  // validate first so the batch is known, then allocate outputs
-  const auto& specs = model_->inputs();
-  if (inputs.size() != specs.size() || inputs.empty() || inputs[0].rank() == 0)
-    throw InvalidArgument("Session::run: the model takes " + std::to_string(specs.size()) +
-                          " input(s), got " + std::to_string(inputs.size()));
-  std::vector<Tensor> outs;
-  for (auto& s : output_shapes(inputs[0].dim(0))) outs.push_back(Tensor::zeros(s));
-  run(inputs, outs);
-  return outs;
-}
-
-void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {
-  const auto t0 = std::chrono::steady_clock::now();
+int64_t Session::validate_inputs(const std::vector<Tensor>& inputs) const {
   const Model::Impl& m = model_->impl();
-  const graph::Plan& plan = *m.plan;
   const auto& specs = m.inputs;
   if (inputs.size() != specs.size())
     throw InvalidArgument("Session::run: the model takes " + std::to_string(specs.size()) +
                           " input(s), got " + std::to_string(inputs.size()));
   int64_t batch = -1;
-  std::vector<const float*> in_ptrs;
   for (size_t i = 0; i < specs.size(); ++i) {
     const ValueSpec& s = specs[i];
     const std::vector<int64_t>& sh = inputs[i].shape();
@@ -101,8 +86,25 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
     batch = sh[0];
     if (!inputs[i].data() && inputs[i].numel() > 0)
       throw InvalidArgument("input '" + s.name + "' has no data");
-    in_ptrs.push_back(inputs[i].data());
   }
+  return batch < 0 ? 0 : batch;
+}
+
+std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
+  // validate first so the batch is known, then allocate outputs
+  std::vector<Tensor> outs;
+  for (auto& s : output_shapes(validate_inputs(inputs))) outs.push_back(Tensor::zeros(s));
+  run(inputs, outs);
+  return outs;
+}
+
+void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Model::Impl& m = model_->impl();
+  const graph::Plan& plan = *m.plan;
+  const int64_t batch = validate_inputs(inputs);
+  std::vector<const float*> in_ptrs;
+  for (const Tensor& t : inputs) in_ptrs.push_back(t.data());
   const auto want = output_shapes(batch);
   if (outputs.size() != want.size())
     throw InvalidArgument("Session::run: expected " + std::to_string(want.size()) +

@@ -24,6 +24,7 @@ from .runtime import (  # noqa: E402
     set_num_threads,
 )
 from . import ops  # noqa: E402
+from .model import Model, load  # noqa: E402
 
 _core._init()
 
@@ -32,9 +33,11 @@ __version__ = runtime_info()["version"]
 __all__ = [
     "BSR",
     "CSR",
+    "Model",
     "ModelFormatError",
     "get_isa",
     "get_num_threads",
+    "load",
     "ops",
     "runtime_info",
     "set_isa",

@@ -38,6 +38,9 @@ class Session {
   // hold one tensor per model output with exactly the shape output_shapes(batch) gives.
   void run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs);
 
+  // Checks inputs as run() does and returns their batch size; throws InvalidArgument.
+  int64_t validate_inputs(const std::vector<Tensor>& inputs) const;
+
   // Output shapes for a batch size.
   std::vector<std::vector<int64_t>> output_shapes(int64_t batch) const;
 

@@ -46,6 +46,20 @@ std::string repr(const json& v) {
   return s;
 }
 
+// Python's type name for a JSON value (the reference reader's messages use them).
+const char* py_type(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "NoneType";
+    case json::value_t::boolean: return "bool";
+    case json::value_t::number_integer: case json::value_t::number_unsigned: return "int";
+    case json::value_t::number_float: return "float";
+    case json::value_t::string: return "str";
+    case json::value_t::array: return "list";
+    case json::value_t::object: return "dict";
+    default: return "bytes";
+  }
+}
+
 std::string fmt_list(const std::vector<int64_t>& v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + str(v[i]);
@@ -157,12 +171,19 @@ bool get_int(const json& v, int64_t lo, int64_t hi, int64_t* out) {
 // ---- §3 head: format name and version --------------------------------------------------------
 
 void check_head(const json& doc) {
-  if (!doc.is_object()) fail(std::string("document: must be a JSON object, got ") + doc.type_name());
+  if (!doc.is_object()) fail(std::string("document: must be a JSON object, got ") + py_type(doc));
   auto f = doc.find("format");
   if (f == doc.end() || !f->is_string() || f->get_ref<const std::string&>() != "sparse_rt")
     fail("document: 'format' must be 'sparse_rt', got " +
          (f == doc.end() ? std::string("None") : repr(*f)) + ": not a sparse_rt model");
   auto v = doc.find("format_version");
+  // An integer above UINT64_MAX parses as a float: it is a (far) newer version (spec §6 notes).
+  if (v != doc.end() && v->is_number_float()) {
+    const double d = v->get<double>();
+    if (std::isfinite(d) && d >= 18446744073709551616.0 && d == std::floor(d))
+      fail("document: format_version " + v->dump() + " is newer than this reader supports (up to " +
+           std::to_string(kFormatVersion) + "); upgrade sparse_rt to read this file");
+  }
   if (v == doc.end() || !v->is_number_integer() ||
       (!v->is_number_unsigned() && v->get<int64_t>() < 1))
     fail("document: 'format_version' must be a positive integer, got " +
@@ -590,7 +611,7 @@ class Validator {
 
   void node(size_t i, const json& nd, std::unordered_set<std::string>& node_names) {
     const std::string where = "nodes[" + std::to_string(i) + "]";
-    if (!nd.is_object()) fail(where + " must be an object, got " + nd.type_name());
+    if (!nd.is_object()) fail(where + " must be an object, got " + py_type(nd));
     auto nm = nd.find("name");
     if (nm == nd.end() || !nm->is_string() || nm->get_ref<const std::string&>().empty())
       fail(where + ": 'name' must be a non-empty string, got " +
@@ -1025,7 +1046,7 @@ graph::Graph parse_model(const uint8_t* data, size_t size, std::shared_ptr<const
     fail("header does not start with '{': not a safetensors file or a corrupt header length");
   size_t bad = 0;
   if (!valid_utf8(hdr, n, &bad))
-    fail("header is not valid UTF-8 (at byte " + std::to_string(bad) + " of the header)");
+    fail("header is not valid UTF-8: invalid byte at position " + std::to_string(bad));
   std::vector<std::string> order;
   json header = parse_json(reinterpret_cast<const char*>(hdr), reinterpret_cast<const char*>(hdr + n),
                            "header", &order);
@@ -1036,7 +1057,7 @@ graph::Graph parse_model(const uint8_t* data, size_t size, std::shared_ptr<const
     fail("header: no '__metadata__' object: not a sparse_rt model (a plain safetensors file?)");
   for (auto it = meta->begin(); it != meta->end(); ++it)
     if (!it->is_string())
-      fail("header: __metadata__['" + it.key() + "'] must be a string, got " + it->type_name());
+      fail("header: __metadata__['" + it.key() + "'] must be a string, got " + py_type(*it));
   auto docs = meta->find("sparse_rt");
   if (docs == meta->end())
     fail("header: __metadata__ has no 'sparse_rt' entry: not a sparse_rt model");

@@ -135,15 +135,14 @@ class Model:
                                  f" ({', '.join(i.name for i in self._inputs)}): pass a dict")
             arrays = [self._array(x, self._inputs[0].name)]
         else:
+            for spec in self._inputs:
+                if spec.name not in x:
+                    raise ValueError(f"missing input {spec.name!r}")
             extra = sorted(set(x) - {i.name for i in self._inputs})
             if extra:
                 raise ValueError(f"unknown input(s) {extra}; the model takes"
                                  f" {[i.name for i in self._inputs]}")
-            arrays = []
-            for spec in self._inputs:
-                if spec.name not in x:
-                    raise ValueError(f"missing input {spec.name!r}")
-                arrays.append(self._array(x[spec.name], spec.name))
+            arrays = [self._array(x[spec.name], spec.name) for spec in self._inputs]
         outs = self._session().run(arrays)
         if single and len(outs) == 1:
             return outs[0]

@@ -109,25 +109,35 @@ std::string format_string(const Weight& w) {
   return format_name(w.format);
 }
 
+// Threads worth using for `flops` of work: a parallel region costs microseconds (far more on a
+// loaded machine), so small layers run on the calling thread.
+int threads_for(int64_t flops, int threads) {
+  constexpr int64_t kPerThread = int64_t{1} << 18;
+  if (flops < 2 * kPerThread) return 1;
+  return static_cast<int>(std::min<int64_t>(threads, flops / kPerThread));
+}
+
 // ---- layers ---------------------------------------------------------------------------------
 
 class ConvLayer : public Layer {
  public:
-  explicit ConvLayer(std::unique_ptr<ops::Conv2dFallback> op) : op_(std::move(op)) {}
+  ConvLayer(std::unique_ptr<ops::Conv2dFallback> op, int64_t flops)
+      : op_(std::move(op)), flops_(flops) {}
   int64_t scratch_floats() const override { return op_->scratch_floats(); }
   void run(const float* const* ins, float* y, int64_t batch, float* scratch,
            int threads) const override {
-    op_->run(ins[0], batch, y, scratch, threads);
+    op_->run(ins[0], batch, y, scratch, threads_for(flops_ * batch, threads));
   }
 
  private:
   std::unique_ptr<ops::Conv2dFallback> op_;
+  int64_t flops_;  // per sample, incl. im2col traffic
 };
 
 class LinearLayer : public Layer {
  public:
   LinearLayer(PackedWeight w, int64_t rows, int64_t cols, std::vector<float> bias, Act act)
-      : rows_(rows), act_(act) {
+      : rows_(rows), flops_(2 * (w.dense ? rows * cols : w.csr.nnz()) + rows), act_(act) {
     if (w.dense)
       dense_ = std::make_unique<ops::DenseLinear>(std::move(w.values), rows, cols,
                                                   std::move(bias), clamp_of(act));
@@ -136,13 +146,14 @@ class LinearLayer : public Layer {
   }
   const char* kernel() const { return dense_ ? dense_->kernel_name() : csr_->kernel_name(); }
   void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
+    threads = threads_for(flops_ * batch, threads);
     if (dense_) dense_->linear(ins[0], batch, y, threads);
     else csr_->linear(ins[0], batch, y, threads);
     if (needs_epilogue(act_)) ops::activation(act_, y, y, batch * rows_, threads);
   }
 
  private:
-  int64_t rows_;
+  int64_t rows_, flops_;
   Act act_;
   std::unique_ptr<ops::DenseLinear> dense_;
   std::unique_ptr<ops::CsrMatmul> csr_;
@@ -266,7 +277,8 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerRepor
       rep->density = mk ? double(n.weight.stored_values()) / double(mk) : 1.0;
       rep->dense_flops = 2 * mk * p.ho * p.wo;
       rep->useful_flops = 2 * n.weight.stored_values() * p.ho * p.wo;
-      return std::make_unique<ConvLayer>(std::move(op));
+      const int64_t work = rep->useful_flops + out_numel + op->scratch_floats();
+      return std::make_unique<ConvLayer>(std::move(op), work);
     }
     case OpType::kLinear: {
       const Attrs& a = n.attrs;

@@ -346,3 +346,27 @@ def test_memory_plan_reuses_buffers(tmp_path, rt):
     assert "2 reused buffers" in str(m)
     rt.check(p, np.random.default_rng(19).standard_normal((3, 1000)).astype(np.float32),
              model=m)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr", "bsr"])
+@pytest.mark.parametrize("groups", [1, 4, 16])
+def test_conv2d_large_enough_for_threads(tmp_path, rt, threads, fmt, groups):
+    """Layers above the work threshold run their OpenMP paths (im2col, row splits, planes)."""
+    rng = np.random.default_rng(_seed(fmt, groups))
+    w = rt.sparse_weight(rng, (32, 16 // groups, 3, 3), 1.0 if fmt == "dense" else 0.5)
+    t, desc = rt.weight_tensors("n", w, fmt, groups=groups)
+    t["n.bias"] = rng.standard_normal(32).astype(np.float32)
+    attrs = {"in_channels": 16, "out_channels": 32, "kernel": [3, 3], "padding": [1, 1],
+             "stride": [1, 2], "groups": groups, "bias": True, "activation": "relu"}
+    p = _single(tmp_path, rt, "conv2d", attrs, [(16, 40, 40)], (32, 40, 20), t, desc)
+    _run_batches(rt, p, [(16, 40, 40)], 20)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_linear_large_enough_for_threads(tmp_path, rt, threads, fmt):
+    rng = np.random.default_rng(_seed("big", fmt))
+    w = rt.sparse_weight(rng, (300, 1000), 1.0 if fmt == "dense" else 0.5)
+    t, desc = rt.weight_tensors("n", w, fmt)
+    p = _single(tmp_path, rt, "linear", {"in_features": 1000, "out_features": 300,
+                                         "activation": "hardswish"}, [(1000,)], (300,), t, desc)
+    _run_batches(rt, p, [(1000,)], 21)

@@ -370,3 +370,25 @@ def test_linear_large_enough_for_threads(tmp_path, rt, threads, fmt):
     p = _single(tmp_path, rt, "linear", {"in_features": 1000, "out_features": 300,
                                          "activation": "hardswish"}, [(1000,)], (300,), t, desc)
     _run_batches(rt, p, [(1000,)], 21)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr", "bsr"])
+def test_depthwise_conv_bn_relu6_folded(tmp_path, rt, threads, fmt):
+    rng = np.random.default_rng(_seed("dwbn", fmt))
+    w = rt.sparse_weight(rng, (12, 1, 3, 3), 1.0 if fmt == "dense" else 0.6)
+    t, desc = rt.weight_tensors("c", w, fmt, groups=6)
+    t.update({"bn.scale": rng.standard_normal(12).astype(np.float32),
+              "bn.shift": rng.standard_normal(12).astype(np.float32)})
+    nodes = [
+        {"name": "c", "op": "conv2d", "inputs": ["x"], "outputs": ["a"],
+         "attrs": {"in_channels": 6, "out_channels": 12, "kernel": [3, 3], "padding": [1, 1],
+                   "stride": [2, 2], "groups": 6}, "weight": desc},
+        {"name": "bn", "op": "batch_norm", "inputs": ["a"], "outputs": ["b"],
+         "attrs": {"channels": 12, "form": "scale_shift"}},
+        {"name": "act", "op": "relu6", "inputs": ["b"], "outputs": ["y"]},
+    ]
+    d = rt.doc([rt.io("x", [None, 6, 9, 8])], [rt.io("y", [None, 12, 5, 4])], nodes)
+    p = rt.write(tmp_path / "dw.sprt", d, t)
+    m = _run_batches(rt, p, [(6, 9, 8)], 22, scale=3.0)
+    (row,) = m.report()
+    assert row["fused"] == ["bn", "act"]

@@ -430,3 +430,18 @@ def test_fuzz_bytes_same_verdict(rt, cpp, good):
         msg = same_verdict(cpp, bytes(b), f"byte {pos}")
         outcomes["error" if msg else "ok"] += 1
     assert outcomes["error"] > 150 and outcomes["ok"] > 0
+
+
+@pytest.mark.parametrize("levels, ok", [(63, True), (64, True), (65, False)])
+def test_depth_limit_boundary_agrees(rt, cpp, good, levels, ok):
+    """64 nested objects/lists are allowed, 65 are not; scalars add no level (§2.1)."""
+    def nest(n):  # n objects, the innermost holding a scalar and a list of scalars
+        v = {"leaf": 1, "list": [1, 2]}
+        for _ in range(n - 1):
+            v = {"a": v}
+        return v
+    # document (1) > nodes (2) > node (3) > layer_info = nest's outermost (4): the list sits
+    # at level n + 4
+    bad = edit_doc(rt, good, lambda d: node(d, "c1").__setitem__("layer_info", nest(levels - 4)))
+    assert (python_error(bad) is None) == ok
+    assert (cpp.error(bad) is None) == ok

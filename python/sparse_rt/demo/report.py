@@ -524,7 +524,7 @@ def print_summary(console, rows, speed_rows, meta=None) -> None:
     for t in quality_targets(rows):
         mark = "[green]met[/]" if t["met"] else "[red]not met[/]"
         console.print(f"target: {t['target']} — {t['model']}, {t['setting']}: "
-                      f"{t['drop_pp']:+.2f} points ({mark})")
+                      f"accuracy loss {t['drop_pp']:+.2f} points ({mark})")
     console.print("'!' marks timings with a spread above 15% (noisy).")
     console.print()
     console.print("[bold]The answer[/]")

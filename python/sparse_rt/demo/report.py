@@ -322,8 +322,11 @@ def plot_accuracy_vs_speedup(agg, models, path) -> str | None:
 def _plain_log_ticks(ax) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0)))
+    lo, hi = ax.get_xlim()
+    subs = (1.0, 2.0, 5.0) if hi / max(lo, 1e-9) < 200 else (1.0,)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.xaxis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 

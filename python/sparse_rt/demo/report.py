@@ -159,7 +159,8 @@ def busy_warning(meta: dict) -> str | None:
     if loads and max(loads) > cpus:
         return (f"The machine was busy (load average up to {max(loads):.1f} on {cpus} CPUs): "
                 "other processes competed for the cores, so the timings (especially with more "
-                "than one thread) are unreliable. Rerun on a quiet machine.")
+                "than one thread) are unreliable. Rerun on a quiet machine, or with --threads 1, "
+                "which suffers less from sharing.")
     return None
 
 

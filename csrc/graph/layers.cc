@@ -20,7 +20,12 @@ struct PackedWeight {
   CsrMatrix csr;
 };
 
-PackedWeight pack_weight(const Weight& w) {
+// Load-time memory the BSR -> CSR expansion may take beyond the stored values: its row
+// pointer has rows + 1 entries, and `rows` is not backed by bytes in the file (a BSR with
+// huge blocks and no stored block is tiny on disk). Bounded per docs/format.md §2.5.
+constexpr int64_t kMaxUnbackedRows = int64_t{1} << 24;
+
+PackedWeight pack_weight(const Weight& w, const std::string& node) {
   PackedWeight p;
   if (w.format == WeightFormat::kDense) {
     p.dense = true;
@@ -38,6 +43,14 @@ PackedWeight pack_weight(const Weight& w) {
   }
   const int64_t r = w.br, cc = w.bc, brows = w.rows / r;
   const int64_t total = w.nnz * r * cc;
+  if (w.rows > kMaxUnbackedRows && w.rows > 8 * (total + brows))
+    throw InvalidArgument("node '" + node + "': expanding its BSR weight (" +
+                          std::to_string(w.rows) + " rows, " + std::to_string(w.nnz) +
+                          " stored blocks) to CSR would allocate " +
+                          std::to_string((w.rows + 1) * 4) +
+                          " bytes of row pointers; the BSR fallback refuses weights with more"
+                          " than " + std::to_string(kMaxUnbackedRows) +
+                          " rows and fewer than rows/8 stored values");
   if (total > INT32_MAX)
     throw InvalidArgument("a BSR weight with " + std::to_string(total) +
                           " stored values exceeds the int32 CSR index range");
@@ -254,7 +267,7 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerRepor
   switch (n.op) {
     case OpType::kConv2d: {
       const Attrs& a = n.attrs;
-      PackedWeight w = pack_weight(n.weight);
+      PackedWeight w = pack_weight(n.weight, n.name);
       std::vector<float> bias;
       if (n.bias) bias.assign(n.bias, n.bias + a.out_channels);
       if (f.folded_bn) {
@@ -282,7 +295,7 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerRepor
     }
     case OpType::kLinear: {
       const Attrs& a = n.attrs;
-      PackedWeight w = pack_weight(n.weight);
+      PackedWeight w = pack_weight(n.weight, n.name);
       std::vector<float> bias;
       if (n.bias) bias.assign(n.bias, n.bias + a.out_features);
       *weight_bytes += weight_bytes_of(w) + static_cast<int64_t>(bias.size() * 4);

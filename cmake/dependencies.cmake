@@ -59,3 +59,32 @@ if(NOT nlohmann_json_FOUND)
   add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
   set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_nlohmann_inc}")
 endif()
+
+# --- oneDNN (dense convolution; optional) -----------------------------------------------------
+# The wheel links the PyPI packages onednn-cpu-gomp + onednn-devel-cpu-gomp (GNU OpenMP, CMake
+# config under <prefix>/lib/cmake/dnnl); the C++-only build finds Debian's libdnnl-dev. Without
+# it the dense path runs sparse_rt's own direct kernels (ops/conv.cc).
+set(SPARSE_RT_ONEDNN "auto" CACHE STRING "oneDNN for dense convolution: ON, OFF or auto")
+if(NOT SPARSE_RT_ONEDNN STREQUAL "OFF")
+  set(_dnnl_hints "")
+  if(Python_EXECUTABLE)
+    execute_process(COMMAND "${Python_EXECUTABLE}" -c "import sys; print(sys.prefix)"
+      OUTPUT_VARIABLE _py_prefix OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    list(APPEND _dnnl_hints "${_py_prefix}/lib/cmake/dnnl")
+  endif()
+  if(SPARSE_RT_ONEDNN STREQUAL "ON")
+    find_package(dnnl CONFIG REQUIRED HINTS ${_dnnl_hints})
+  else()
+    find_package(dnnl CONFIG QUIET HINTS ${_dnnl_hints})
+  endif()
+  if(dnnl_FOUND)
+    get_target_property(_dnnl_loc DNNL::dnnl IMPORTED_LOCATION_RELEASE)
+    if(NOT _dnnl_loc)
+      get_target_property(_dnnl_loc DNNL::dnnl IMPORTED_LOCATION_NONE)
+    endif()
+    get_filename_component(SPARSE_RT_ONEDNN_LIBDIR "${_dnnl_loc}" DIRECTORY)
+    message(STATUS "sparse_rt: oneDNN ${dnnl_VERSION} (${_dnnl_loc})")
+  else()
+    message(STATUS "sparse_rt: oneDNN not found; dense conv uses the built-in direct kernels")
+  endif()
+endif()

@@ -3,8 +3,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 
 #include "base/isa.h"
 #include "base/threads.h"
@@ -33,9 +35,10 @@ int64_t balanced_group(const int32_t* indptr, int64_t groups, int parts, int t) 
   return lo;
 }
 
-// Pixels of the extended output grid per task: a multiple of the kernel tile, big enough to
-// amortise the row-group loop, small enough that a tile's input window stays in L2.
-constexpr int64_t kTilePixels = 256;
+int64_t env_int(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::max<int64_t>(1, std::atoll(v)) : fallback;
+}
 
 }  // namespace
 
@@ -211,6 +214,21 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
                                                   plan->wq + kx / sw);
     }
   }
+  // Pixel tile and input-channel blocking (see docs/architecture-conv.md).
+  const int64_t ext = (p_.out_h(h) - 1) * plan->wq + p_.out_w(w);
+  plan->tile = std::min(ext, env_int("SPARSE_RT_CONV_TILE", 256));
+  const int64_t cblock = std::min(cg, env_int("SPARSE_RT_CONV_CBLOCK", cg));
+  plan->blocks = (cg + cblock - 1) / cblock;
+  const int64_t ips = plan->blocks + 1;
+  plan->blockptr.resize(static_cast<size_t>(ngroups * ips));
+  for (int64_t g = 0; g < ngroups; ++g) {
+    int32_t e = indptr_[g];
+    for (int64_t b = 0; b < plan->blocks; ++b) {
+      plan->blockptr[g * ips + b] = e;
+      while (e < indptr_[g + 1] && cols_[e] / taps < (b + 1) * cblock) ++e;
+    }
+    plan->blockptr[g * ips + plan->blocks] = indptr_[g + 1];
+  }
   std::lock_guard<std::mutex> lock(mu_);
   return plans_.emplace(std::make_pair(h, w), std::move(plan)).first->second;
 }
@@ -226,7 +244,8 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   const int64_t image_out = p_.out_channels * hout * wout;
   const int64_t ext = (hout - 1) * plan->wq + wout;  // extended pixels that hold outputs
   const int64_t ngroups = static_cast<int64_t>(indptr_.size()) - 1;
-  const int64_t ntiles = (ext + kTilePixels - 1) / kTilePixels;
+  const int64_t tile_px = plan->tile, blocks = plan->blocks, ips = blocks + 1;
+  const int64_t ntiles = (ext + tile_px - 1) / tile_px;
   int64_t row_parts = 1;
   if (n * ntiles < 2 * threads)
     row_parts = std::min<int64_t>(ngroups, (2 * threads + n * ntiles - 1) / (n * ntiles));
@@ -235,8 +254,12 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   const int parts = static_cast<int>(std::max<int64_t>(
       1, std::min<int64_t>(threads, std::max(tasks, plan->copy ? n * c : int64_t{1}))));
 
-  std::unique_ptr<float[]> buf;
-  if (plan->copy) buf.reset(new float[static_cast<size_t>(n * image_in)]);
+  std::unique_ptr<float, decltype(&std::free)> buf(nullptr, &std::free);
+  if (plan->copy) {
+    buf.reset(static_cast<float*>(
+        std::aligned_alloc(64, static_cast<size_t>(n * image_in * 4 + 63) / 64 * 64)));
+    if (!buf) throw std::bad_alloc();
+  }
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   const int64_t sh = p_.stride_h, sw = p_.stride_w, ph = p_.pad_h, pw = p_.pad_w;
 
@@ -275,6 +298,8 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       }
     }
     const float* xin = plan->copy ? buf.get() : x;
+    std::vector<float> part;
+    if (blocks > 1) part.resize(static_cast<size_t>(p_.out_channels * tile_px));
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t img = t / (ntiles * row_parts), rest = t % (ntiles * row_parts);
@@ -282,12 +307,14 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       const int64_t g0 = row_parts == 1 ? 0 : balanced_group(indptr_.data(), ngroups, static_cast<int>(row_parts), static_cast<int>(rp));
       const int64_t g1 = row_parts == 1 ? ngroups : balanced_group(indptr_.data(), ngroups, static_cast<int>(row_parts), static_cast<int>(rp + 1));
       if (g1 <= g0) continue;
-      const int64_t q0 = tile * kTilePixels, len = std::min(kTilePixels, ext - q0);
+      const int64_t q0 = tile * tile_px, len = std::min(tile_px, ext - q0);
       const int64_t r0 = g0 * mr_;
-      kernel_->fn((g1 - g0) * mr_, q0, len, indptr_.data() + g0, plan->offsets.data(),
-                  values_.data(), xin + img * image_in, bias ? bias + r0 : nullptr,
-                  y + img * image_out + r0 * hout * wout, hout * wout, plan->wq, wout,
-                  clamp_.lo, clamp_.hi);
+      for (int64_t b = 0; b < blocks; ++b)
+        kernel_->fn((g1 - g0) * mr_, q0, len, plan->blockptr.data() + g0 * ips + b, ips,
+                    plan->offsets.data(), values_.data(), xin + img * image_in,
+                    b > 0 ? part.data() : nullptr, b + 1 < blocks ? part.data() : nullptr, tile_px,
+                    bias ? bias + r0 : nullptr, y + img * image_out + r0 * hout * wout,
+                    hout * wout, plan->wq, wout, clamp_.lo, clamp_.hi);
     }
   }
 }

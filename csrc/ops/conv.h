@@ -64,6 +64,9 @@ class DirectConv2d {
     int64_t hq, wq, phases_r, phases_c, plane;  // phase-split padded geometry
     bool copy;                                  // false: x is used in place
     std::vector<int32_t> offsets;               // per stored entry
+    int64_t tile;                               // extended pixels per task
+    int64_t blocks;                             // input-channel blocks (partial-sum passes)
+    std::vector<int32_t> blockptr;              // (blocks + 1) entry positions per row group
   };
   DirectConv2d(const ConvParams& p, std::vector<float> bias, int mr);
   void finish();

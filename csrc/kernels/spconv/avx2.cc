@@ -1,58 +1,82 @@
 // AVX2 spconv: a row group of MR output channels x K ymm (8 pixels each) of accumulators; each
 // loaded input vector serves MR output channels. The pixel tail uses vmaskmov loads/stores
-// (never over-reads).
+// (never over-reads); the final store drops the garbage columns of the extended grid.
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/spconv/spconv.h"
 
 namespace sparse_rt::kernels::avx2 {
 namespace {
 
+struct Args {
+  const int32_t* indptr;
+  int64_t ips;
+  const int32_t* offsets;
+  const float* values;
+  const float* x;
+  const float* acc_in;
+  float* acc_out;
+  int64_t lda;
+  const float* bias;
+  float* y;
+  int64_t ldy, wq, wout, q0;
+  __m256 vmin, vmax;
+};
+
 inline __m256 clamp(__m256 v, __m256 lo, __m256 hi) {
   return _mm256_min_ps(hi, _mm256_max_ps(lo, v));
 }
 
-inline __m256i tail_mask(int64_t len) {
-  const int64_t l = std::max<int64_t>(0, std::min<int64_t>(8, len));
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(l)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+// All-ones in lanes [lo, hi) (clipped to [0, 8)).
+inline __m256i lanes_between(int64_t lo, int64_t hi) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const int l = static_cast<int>(std::max<int64_t>(-1, std::min<int64_t>(8, lo)));
+  const int h = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(8, hi)));
+  return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(h), idx),
+                          _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(l - 1)));
 }
 
-inline void scatter_rows(const float* t, int64_t q, int64_t len, float* yrow, int64_t wq,
-                         int64_t wout) {
+inline void store_ext(float* yr, int64_t q, int64_t live, __m256 v, int64_t wq, int64_t wout) {
+  if (wq == wout) {
+    if (live >= 8)
+      _mm256_storeu_ps(yr + q, v);
+    else
+      _mm256_maskstore_ps(yr + q, lanes_between(0, live), v);
+    return;
+  }
   int64_t oy = q / wq, ox = q % wq;
-  while (len > 0) {
-    const int64_t span = std::min<int64_t>(len, wq - ox);
-    if (ox < wout) {
-      const int64_t valid = std::min<int64_t>(span, wout - ox);
-      std::memcpy(yrow + oy * wout + ox, t, static_cast<size_t>(valid) * sizeof(float));
-    }
-    t += span;
-    len -= span;
-    ++oy;
-    ox = 0;
+  for (int64_t lane = 0; lane < live; lane += wq - ox, ++oy, ox = 0) {
+    const int64_t valid = std::min<int64_t>(wout - ox, live - lane);
+    if (valid <= 0) continue;
+    // Lanes outside the mask are not touched, so the base may point before the row.
+    _mm256_maskstore_ps(yr + oy * wout + ox - lane, lanes_between(lane, lane + valid), v);
   }
 }
 
 template <int MR, int K, bool kTail>
-inline void tile(int64_t g, int64_t q, int64_t len, const int32_t* indptr,
-                 const int32_t* offsets, const float* values, const float* x, const float* bias,
-                 float* y, int64_t ldy, int64_t wq, int64_t wout, __m256 vmin, __m256 vmax) {
+inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
   __m256i mask[K];
   if (kTail)
-    for (int k = 0; k < K; ++k) mask[k] = tail_mask(len - 8 * k);
+    for (int k = 0; k < K; ++k) mask[k] = lanes_between(0, len - 8 * k);
   __m256 acc[MR][K];
-  for (int r = 0; r < MR; ++r) {
-    const __m256 b = _mm256_set1_ps(bias ? bias[g * MR + r] : 0.0f);
-    for (int k = 0; k < K; ++k) acc[r][k] = b;
+  if (a.acc_in) {
+    for (int r = 0; r < MR; ++r) {
+      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k)
+        acc[r][k] = kTail ? _mm256_maskload_ps(src + 8 * k, mask[k]) : _mm256_loadu_ps(src + 8 * k);
+    }
+  } else {
+    for (int r = 0; r < MR; ++r) {
+      const __m256 b = _mm256_set1_ps(a.bias ? a.bias[g * MR + r] : 0.0f);
+      for (int k = 0; k < K; ++k) acc[r][k] = b;
+    }
   }
-  const float* xq = x + q;
-  for (int32_t p = indptr[g], pe = indptr[g + 1]; p < pe; ++p) {
-    const float* xp = xq + offsets[p];
-    const float* w = values + int64_t{p} * MR;
+  const float* xq = a.x + q;
+  for (int32_t p = a.indptr[g * a.ips], pe = a.indptr[g * a.ips + 1]; p < pe; ++p) {
+    const float* xp = xq + a.offsets[p];
+    const float* w = a.values + int64_t{p} * MR;
     __m256 xv[K];
     for (int k = 0; k < K; ++k)
       xv[k] = kTail ? _mm256_maskload_ps(xp + 8 * k, mask[k]) : _mm256_loadu_ps(xp + 8 * k);
@@ -62,52 +86,48 @@ inline void tile(int64_t g, int64_t q, int64_t len, const int32_t* indptr,
     }
   }
   for (int r = 0; r < MR; ++r) {
-    float* yr = y + (g * MR + r) * ldy;
-    if (wq == wout) {
-      for (int k = 0; k < K; ++k) {
-        const __m256 v = clamp(acc[r][k], vmin, vmax);
+    if (a.acc_out) {
+      float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k)
         if (kTail)
-          _mm256_maskstore_ps(yr + q + 8 * k, mask[k], v);
+          _mm256_maskstore_ps(dst + 8 * k, mask[k], acc[r][k]);
         else
-          _mm256_storeu_ps(yr + q + 8 * k, v);
-      }
+          _mm256_storeu_ps(dst + 8 * k, acc[r][k]);
     } else {
-      alignas(32) float t[8 * K];
-      for (int k = 0; k < K; ++k) _mm256_store_ps(t + 8 * k, clamp(acc[r][k], vmin, vmax));
-      scatter_rows(t, q, kTail ? len : 8 * K, yr, wq, wout);
+      float* yr = a.y + (g * MR + r) * a.ldy;
+      for (int k = 0; k < K; ++k) {
+        const int64_t live = kTail ? len - 8 * k : 8;
+        if (live > 0)
+          store_ext(yr, q + 8 * k, live, clamp(acc[r][k], a.vmin, a.vmax), a.wq, a.wout);
+      }
     }
   }
 }
 
 template <int MR, int K>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
-  const __m256 vmin = _mm256_set1_ps(out_min), vmax = _mm256_set1_ps(out_max);
+  const Args a{indptr, ips,  offsets, values, x,  acc_in, acc_out,
+               lda,    bias, y,       ldy,    wq, wout,   q0,
+               _mm256_set1_ps(out_min), _mm256_set1_ps(out_max)};
   constexpr int64_t kNr = 8 * K;
   for (int64_t g = 0; g < m / MR; ++g) {
     int64_t j = 0;
-    for (; j + kNr <= n; j += kNr)
-      tile<MR, K, false>(g, q0 + j, kNr, indptr, offsets, values, x, bias, y, ldy, wq, wout,
-                         vmin, vmax);
+    for (; j + kNr <= n; j += kNr) tile<MR, K, false>(a, g, q0 + j, kNr);
     const int64_t rest = n - j;
-    if (rest > 8 * (K / 2) && K > 1)
-      tile<MR, K, true>(g, q0 + j, rest, indptr, offsets, values, x, bias, y, ldy, wq, wout,
-                        vmin, vmax);
+    if (K > 1 && rest > 8 * (K / 2))
+      tile<MR, K, true>(a, g, q0 + j, rest);
     else if (rest > 0)
-      tile<MR, (K / 2 > 0 ? K / 2 : 1), true>(g, q0 + j, rest, indptr, offsets, values, x, bias,
-                                             y, ldy, wq, wout, vmin, vmax);
+      tile<MR, (K / 2 > 0 ? K / 2 : 1), true>(a, g, q0 + j, rest);
   }
 }
 
 }  // namespace
 
-void f32_spconv_1x32__avx2(SPARSE_RT_F32_SPCONV_PARAMS) {
-  spconv<1, 4>(m, q0, n, indptr, offsets, values, x, bias, y, ldy, wq, wout, out_min, out_max);
-}
-void f32_spconv_4x16__avx2(SPARSE_RT_F32_SPCONV_PARAMS) {
-  spconv<4, 2>(m, q0, n, indptr, offsets, values, x, bias, y, ldy, wq, wout, out_min, out_max);
-}
-void f32_spconv_8x8__avx2(SPARSE_RT_F32_SPCONV_PARAMS) {
-  spconv<8, 1>(m, q0, n, indptr, offsets, values, x, bias, y, ldy, wq, wout, out_min, out_max);
-}
+#define SPARSE_RT_ARGS \
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max
+void f32_spconv_1x32__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
+void f32_spconv_4x16__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 2>(SPARSE_RT_ARGS); }
+void f32_spconv_8x8__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 1>(SPARSE_RT_ARGS); }
+#undef SPARSE_RT_ARGS
 
 }  // namespace sparse_rt::kernels::avx2

@@ -1,61 +1,82 @@
 // AVX-512 spconv: a row group of MR output channels x K zmm (16 pixels each) of accumulators.
 // Per stored entry (one input channel tap): K input vectors are loaded once at x + off + q and
 // FMA'd with MR broadcast weights, so each loaded vector serves MR output channels. The pixel
-// tail runs the same tile with masked loads (never over-reads).
+// tail runs the same tile with masked loads (never over-reads); the final store drops the
+// garbage columns of the extended grid with masked stores.
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/spconv/spconv.h"
 
 namespace sparse_rt::kernels::avx512 {
 namespace {
 
+struct Args {
+  const int32_t* indptr;
+  int64_t ips;
+  const int32_t* offsets;
+  const float* values;
+  const float* x;
+  const float* acc_in;
+  float* acc_out;
+  int64_t lda;
+  const float* bias;
+  float* y;
+  int64_t ldy, wq, wout, q0;
+  __m512 vmin, vmax;
+};
+
 // max/min with the accumulator second: NaN propagates instead of being clamped away.
 inline __m512 clamp(__m512 v, __m512 lo, __m512 hi) {
   return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
 }
 
-inline __mmask16 tail_mask(int64_t len) {
+inline __mmask16 lanes_below(int64_t len) {
   return len >= 16 ? static_cast<__mmask16>(0xFFFF)
                    : len <= 0 ? static_cast<__mmask16>(0)
                               : static_cast<__mmask16>((1u << len) - 1u);
 }
 
-// Copies the extended-grid pixels [q, q + len) of `t` to the output plane, skipping the
+// Stores the `live` lanes of v (extended pixels q .. q+15) into output plane yr, dropping the
 // garbage columns [wout, wq) of each extended row.
-inline void scatter_rows(const float* t, int64_t q, int64_t len, float* yrow, int64_t wq,
-                         int64_t wout) {
+inline void store_ext(float* yr, int64_t q, __mmask16 live, __m512 v, int64_t wq, int64_t wout) {
+  if (wq == wout) {
+    _mm512_mask_storeu_ps(yr + q, live, v);
+    return;
+  }
   int64_t oy = q / wq, ox = q % wq;
-  while (len > 0) {
-    const int64_t span = std::min<int64_t>(len, wq - ox);
-    if (ox < wout) {
-      const int64_t valid = std::min<int64_t>(span, wout - ox);
-      std::memcpy(yrow + oy * wout + ox, t, static_cast<size_t>(valid) * sizeof(float));
-    }
-    t += span;
-    len -= span;
-    ++oy;
-    ox = 0;
+  for (int64_t lane = 0; lane < 16; lane += wq - ox, ++oy, ox = 0) {
+    const int64_t valid = std::min<int64_t>(wout - ox, 16 - lane);
+    if (valid <= 0) continue;
+    const __mmask16 mk = static_cast<__mmask16>(lanes_below(valid) << lane) & live;
+    // Lanes outside mk are not touched, so the base may point before the row.
+    _mm512_mask_storeu_ps(yr + oy * wout + ox - lane, mk, v);
   }
 }
 
 template <int MR, int K, bool kTail>
-inline void tile(int64_t g, int64_t q, int64_t len, const int32_t* indptr,
-                 const int32_t* offsets, const float* values, const float* x, const float* bias,
-                 float* y, int64_t ldy, int64_t wq, int64_t wout, __m512 vmin, __m512 vmax) {
+inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
   __mmask16 mask[K];
-  for (int k = 0; k < K; ++k) mask[k] = tail_mask(len - 16 * k);
+  for (int k = 0; k < K; ++k) mask[k] = kTail ? lanes_below(len - 16 * k) : __mmask16(0xFFFF);
   __m512 acc[MR][K];
-  for (int r = 0; r < MR; ++r) {
-    const __m512 b = _mm512_set1_ps(bias ? bias[g * MR + r] : 0.0f);
-    for (int k = 0; k < K; ++k) acc[r][k] = b;
+  if (a.acc_in) {
+    for (int r = 0; r < MR; ++r) {
+      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k)
+        acc[r][k] = kTail ? _mm512_maskz_loadu_ps(mask[k], src + 16 * k)
+                          : _mm512_loadu_ps(src + 16 * k);
+    }
+  } else {
+    for (int r = 0; r < MR; ++r) {
+      const __m512 b = _mm512_set1_ps(a.bias ? a.bias[g * MR + r] : 0.0f);
+      for (int k = 0; k < K; ++k) acc[r][k] = b;
+    }
   }
-  const float* xq = x + q;
-  for (int32_t p = indptr[g], pe = indptr[g + 1]; p < pe; ++p) {
-    const float* xp = xq + offsets[p];
-    const float* w = values + int64_t{p} * MR;
+  const float* xq = a.x + q;
+  for (int32_t p = a.indptr[g * a.ips], pe = a.indptr[g * a.ips + 1]; p < pe; ++p) {
+    const float* xp = xq + a.offsets[p];
+    const float* w = a.values + int64_t{p} * MR;
     __m512 xv[K];
     for (int k = 0; k < K; ++k)
       xv[k] = kTail ? _mm512_maskz_loadu_ps(mask[k], xp + 16 * k) : _mm512_loadu_ps(xp + 16 * k);
@@ -65,52 +86,42 @@ inline void tile(int64_t g, int64_t q, int64_t len, const int32_t* indptr,
     }
   }
   for (int r = 0; r < MR; ++r) {
-    float* yr = y + (g * MR + r) * ldy;
-    if (wq == wout) {
-      for (int k = 0; k < K; ++k) {
-        const __m512 v = clamp(acc[r][k], vmin, vmax);
-        if (kTail)
-          _mm512_mask_storeu_ps(yr + q + 16 * k, mask[k], v);
-        else
-          _mm512_storeu_ps(yr + q + 16 * k, v);
-      }
+    if (a.acc_out) {
+      float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k) _mm512_mask_storeu_ps(dst + 16 * k, mask[k], acc[r][k]);
     } else {
-      alignas(64) float t[16 * K];
-      for (int k = 0; k < K; ++k) _mm512_store_ps(t + 16 * k, clamp(acc[r][k], vmin, vmax));
-      scatter_rows(t, q, kTail ? len : 16 * K, yr, wq, wout);
+      float* yr = a.y + (g * MR + r) * a.ldy;
+      for (int k = 0; k < K; ++k)
+        if (!kTail || mask[k])
+          store_ext(yr, q + 16 * k, mask[k], clamp(acc[r][k], a.vmin, a.vmax), a.wq, a.wout);
     }
   }
 }
 
 template <int MR, int K>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
-  const __m512 vmin = _mm512_set1_ps(out_min), vmax = _mm512_set1_ps(out_max);
+  const Args a{indptr, ips,  offsets, values, x,  acc_in, acc_out,
+               lda,    bias, y,       ldy,    wq, wout,   q0,
+               _mm512_set1_ps(out_min), _mm512_set1_ps(out_max)};
   constexpr int64_t kNr = 16 * K;
   for (int64_t g = 0; g < m / MR; ++g) {
     int64_t j = 0;
-    for (; j + kNr <= n; j += kNr)
-      tile<MR, K, false>(g, q0 + j, kNr, indptr, offsets, values, x, bias, y, ldy, wq, wout,
-                         vmin, vmax);
+    for (; j + kNr <= n; j += kNr) tile<MR, K, false>(a, g, q0 + j, kNr);
     const int64_t rest = n - j;
-    if (rest > 16 * (K / 2) && K > 1)
-      tile<MR, K, true>(g, q0 + j, rest, indptr, offsets, values, x, bias, y, ldy, wq, wout,
-                        vmin, vmax);
+    if (K > 1 && rest > 16 * (K / 2))
+      tile<MR, K, true>(a, g, q0 + j, rest);
     else if (rest > 0)
-      tile<MR, (K / 2 > 0 ? K / 2 : 1), true>(g, q0 + j, rest, indptr, offsets, values, x, bias,
-                                             y, ldy, wq, wout, vmin, vmax);
+      tile<MR, (K / 2 > 0 ? K / 2 : 1), true>(a, g, q0 + j, rest);
   }
 }
 
 }  // namespace
 
-void f32_spconv_1x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) {
-  spconv<1, 4>(m, q0, n, indptr, offsets, values, x, bias, y, ldy, wq, wout, out_min, out_max);
-}
-void f32_spconv_4x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) {
-  spconv<4, 4>(m, q0, n, indptr, offsets, values, x, bias, y, ldy, wq, wout, out_min, out_max);
-}
-void f32_spconv_8x32__avx512(SPARSE_RT_F32_SPCONV_PARAMS) {
-  spconv<8, 2>(m, q0, n, indptr, offsets, values, x, bias, y, ldy, wq, wout, out_min, out_max);
-}
+#define SPARSE_RT_ARGS \
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max
+void f32_spconv_1x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
+void f32_spconv_4x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 4>(SPARSE_RT_ARGS); }
+void f32_spconv_8x32__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 2>(SPARSE_RT_ARGS); }
+#undef SPARSE_RT_ARGS
 
 }  // namespace sparse_rt::kernels::avx512

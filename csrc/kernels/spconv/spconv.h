@@ -9,12 +9,18 @@
 // they are computed but never stored.
 //
 // Contract (every kernel in kernels.inc; MR is the kernel's row-group size):
-//   for g in [0, m / MR), r in [0, MR), q in [q0, q0 + n) with q % wq < wout:
-//     y[(g*MR + r)*ldy + (q / wq) * wout + q % wq] =
-//         min(max(bias[g*MR + r] + sum_{p in [indptr[g], indptr[g+1])}
-//                                     values[p*MR + r] * x[offsets[p] + q], out_min), out_max)
-//   - m is a multiple of MR; indptr holds m / MR + 1 absolute positions into offsets/values
-//     (callers pass a sub-range of groups by offsetting indptr, bias and y).
+//   for g in [0, m / MR), r in [0, MR), q in [q0, q0 + n), i = g*MR + r:
+//     acc = (acc_in ? acc_in[i*lda + q - q0] : bias ? bias[i] : 0)
+//           + sum_{p in [indptr[g*ips], indptr[g*ips + 1])} values[p*MR + r] * x[offsets[p] + q]
+//     if acc_out:            acc_out[i*lda + q - q0] = acc            (raw partial sums)
+//     else if q % wq < wout: y[i*ldy + (q / wq) * wout + q % wq] = min(max(acc, out_min), out_max)
+//   - m is a multiple of MR. indptr holds absolute positions into offsets/values; group g's
+//     entries are [indptr[g*ips], indptr[g*ips + 1]) with ips >= 1 the indptr stride (the op
+//     keeps one range per input-channel block: ips = blocks + 1). Callers pass a sub-range of
+//     groups by offsetting indptr, bias, y and acc_*.
+//   - acc_in / acc_out (may both be null, or the same buffer) hold partial sums of the
+//     extended grid for pixels [q0, q0 + n), row stride lda >= n; they let the op split the
+//     input channels into cache-sized blocks and run the epilogue only on the last block.
 //   - Reads only x[offsets[p] + q] for q in [q0, q0 + n) (tails are masked, never over-read);
 //     the op guarantees those are inside the buffer. wq >= wout >= 1; wq == wout means the
 //     extended grid is the output grid and stores are contiguous.
@@ -29,9 +35,10 @@
 namespace sparse_rt::kernels {
 
 #define SPARSE_RT_F32_SPCONV_PARAMS                                                         \
-  int64_t m, int64_t q0, int64_t n, const int32_t *indptr, const int32_t *offsets,          \
-      const float *values, const float *x, const float *bias, float *y, int64_t ldy,        \
-      int64_t wq, int64_t wout, float out_min, float out_max
+  int64_t m, int64_t q0, int64_t n, const int32_t *indptr, int64_t ips,                     \
+      const int32_t *offsets, const float *values, const float *x, const float *acc_in,     \
+      float *acc_out, int64_t lda, const float *bias, float *y, int64_t ldy, int64_t wq,    \
+      int64_t wout, float out_min, float out_max
 
 using F32SpconvFn = void (*)(SPARSE_RT_F32_SPCONV_PARAMS);
 

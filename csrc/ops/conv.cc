@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -195,7 +196,8 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
     plan->wq = w;
     plan->phases_r = plan->phases_c = 1;
   }
-  plan->plane = plan->hq * plan->wq;
+  // Planes start on 64-byte boundaries so 1x1 (and kx = 0) taps load aligned vectors.
+  plan->plane = plan->copy ? (plan->hq * plan->wq + 15) / 16 * 16 : plan->hq * plan->wq;
   const int64_t phases = plan->phases_r * plan->phases_c;
   if (p_.in_channels * phases * plan->plane >= std::numeric_limits<int32_t>::max())
     throw InvalidArgument("Conv2d: input " + str(h) + "x" + str(w) + " with " +
@@ -210,8 +212,8 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
       const int64_t col = cols_[e], ci = channel_base + col / taps, t = col % taps;
       const int64_t ky = t / p_.kw, kx = t % p_.kw;
       const int64_t phase = (ky % sh) * plan->phases_c + kx % sw;
-      plan->offsets[e] = static_cast<int32_t>(((ci * phases + phase) * plan->hq + ky / sh) *
-                                                  plan->wq + kx / sw);
+      plan->offsets[e] = static_cast<int32_t>((ci * phases + phase) * plan->plane +
+                                              (ky / sh) * plan->wq + kx / sw);
     }
   }
   // Pixel tile and input-channel blocking (see docs/architecture-conv.md).
@@ -244,8 +246,19 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   const int64_t image_out = p_.out_channels * hout * wout;
   const int64_t ext = (hout - 1) * plan->wq + wout;  // extended pixels that hold outputs
   const int64_t ngroups = static_cast<int64_t>(indptr_.size()) - 1;
-  const int64_t tile_px = plan->tile, blocks = plan->blocks, ips = blocks + 1;
-  const int64_t ntiles = (ext + tile_px - 1) / tile_px;
+  const int64_t blocks = plan->blocks, ips = blocks + 1;
+  const float* xin_base = plan->copy ? nullptr : x;
+  // Pixel tiles: about plan->tile pixels, a multiple of 16, as many per image as keeps the
+  // threads evenly loaded; when x is used in place and its planes are 16-float multiples, a
+  // short head tile makes every later tile start on a 64-byte boundary.
+  int64_t ntiles = (ext + plan->tile - 1) / plan->tile;
+  if (n < 2 * threads && ext >= 128 * threads) ntiles = (ntiles + threads - 1) / threads * threads;
+  const int64_t tile_px = std::max<int64_t>(16, ((ext + ntiles - 1) / ntiles + 15) / 16 * 16);
+  int64_t head = 0;
+  if (xin_base && (h * w) % 16 == 0 && reinterpret_cast<uintptr_t>(x) % 4 == 0)
+    head = ((64 - reinterpret_cast<uintptr_t>(x) % 64) % 64) / 4;
+  head = std::min(head, ext);
+  ntiles = (head > 0) + (ext - head + tile_px - 1) / tile_px;
   int64_t row_parts = 1;
   if (n * ntiles < 2 * threads)
     row_parts = std::min<int64_t>(ngroups, (2 * threads + n * ntiles - 1) / (n * ntiles));
@@ -272,7 +285,9 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
         const float* src = x + ic * h * w;
         float* dst = buf.get() + ic * phases * plan->plane;
         for (int64_t py = 0; py < plan->phases_r; ++py)
-          for (int64_t px = 0; px < plan->phases_c; ++px, dst += plan->plane)
+          for (int64_t px = 0; px < plan->phases_c; ++px, dst += plan->plane) {
+            std::memset(dst + plan->hq * plan->wq, 0,
+                        static_cast<size_t>(plan->plane - plan->hq * plan->wq) * sizeof(float));
             for (int64_t i = 0; i < plan->hq; ++i) {
               float* d = dst + i * plan->wq;
               const int64_t sy = i * sh + py - ph;
@@ -295,6 +310,7 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
                 }
               }
             }
+          }
       }
     }
     const float* xin = plan->copy ? buf.get() : x;
@@ -307,7 +323,8 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       const int64_t g0 = row_parts == 1 ? 0 : balanced_group(indptr_.data(), ngroups, static_cast<int>(row_parts), static_cast<int>(rp));
       const int64_t g1 = row_parts == 1 ? ngroups : balanced_group(indptr_.data(), ngroups, static_cast<int>(row_parts), static_cast<int>(rp + 1));
       if (g1 <= g0) continue;
-      const int64_t q0 = tile * tile_px, len = std::min(tile_px, ext - q0);
+      const int64_t q0 = head == 0 ? tile * tile_px : tile == 0 ? 0 : head + (tile - 1) * tile_px;
+      const int64_t len = std::min(head > 0 && tile == 0 ? head : tile_px, ext - q0);
       const int64_t r0 = g0 * mr_;
       for (int64_t b = 0; b < blocks; ++b)
         kernel_->fn((g1 - g0) * mr_, q0, len, plan->blockptr.data() + g0 * ips + b, ips,

@@ -68,9 +68,13 @@ set(SPARSE_RT_ONEDNN "auto" CACHE STRING "oneDNN for dense convolution: ON, OFF 
 if(NOT SPARSE_RT_ONEDNN STREQUAL "OFF")
   set(_dnnl_hints "")
   if(Python_EXECUTABLE)
-    execute_process(COMMAND "${Python_EXECUTABLE}" -c "import sys; print(sys.prefix)"
-      OUTPUT_VARIABLE _py_prefix OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-    list(APPEND _dnnl_hints "${_py_prefix}/lib/cmake/dnnl")
+    # The wheel's data files live under its install prefix (also in an isolated build env).
+    execute_process(COMMAND "${Python_EXECUTABLE}" -c
+      "import importlib.metadata as m, os\nd = m.distribution('onednn-devel-cpu-gomp')\nprint(next(os.path.dirname(os.path.realpath(d.locate_file(f))) for f in d.files if str(f).endswith('dnnl-config.cmake')))"
+      OUTPUT_VARIABLE _dnnl_cfg OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(_dnnl_cfg)
+      list(APPEND _dnnl_hints "${_dnnl_cfg}")
+    endif()
   endif()
   if(SPARSE_RT_ONEDNN STREQUAL "ON")
     find_package(dnnl CONFIG REQUIRED HINTS ${_dnnl_hints})

@@ -68,8 +68,14 @@ struct DnnlConv2d::Impl {
                      : memory::dims{p.out_channels, p.in_channels, p.kh, p.kw};
     const memory::desc user_w(wdims, dt::f32, p.groups > 1 ? tag::goihw : tag::oihw);
     const memory::desc bias_md({p.out_channels}, dt::f32, tag::x);
-    const memory::desc any_src({n, p.in_channels, h, wd}, dt::f32, tag::any);
-    const memory::desc any_dst({n, p.out_channels, ho, wo}, dt::f32, tag::any);
+    // Activation layout, chosen by measurement (docs/architecture-conv.md): pointwise stride-1
+    // convs over >= 14x14 pixels run best on plain NCHW (no reorders, a GEMM-like kernel);
+    // everything else on the 16-channel-blocked layout with one reorder each way.
+    const bool plain = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                       p.pad_h == 0 && p.pad_w == 0 && h * wd >= 196;
+    const tag act_tag = plain ? tag::nchw : tag::nChw16c;
+    const memory::desc any_src({n, p.in_channels, h, wd}, dt::f32, act_tag);
+    const memory::desc any_dst({n, p.out_channels, ho, wo}, dt::f32, act_tag);
     const memory::desc any_w(wdims, dt::f32, tag::any);
     dnnl::post_ops ops;
     dnnl::primitive_attr attr;

@@ -129,19 +129,21 @@ class Conv2d:
     ``weight.reshape(out_channels, -1)``) together with ``kernel_size=`` (an int or a pair).
 
     ``stride`` and ``padding`` (zero padding) are ints or pairs; ``dilation`` must be 1.
-    ``format``: ``"dense"`` (oneDNN when built with it, else sparse_rt's direct kernels; a
-    depthwise conv, one input channel per group, always runs sparse_rt's direct depthwise
-    kernels), ``"csr"`` (direct sparse conv, one output channel per row), ``"bsr"`` (blocks of
-    output x input channels of the 2-D view; ``block=(r, c)``, default the BSR weight's own
-    blocksize) or ``"auto"`` (depthwise -> dense; a BSR weight -> bsr; otherwise csr when at most
-    20% of the weights are non-zero, else dense). ``kernel`` names the kernel chosen for the
+    ``format``: ``"dense"`` (oneDNN when built with it, else ``"direct"``), ``"direct"``
+    (sparse_rt's own direct kernels on the dense weights: blocks of 8 output channels, or one
+    channel per group for depthwise convs), ``"csr"`` (direct sparse conv, one output channel per
+    row), ``"bsr"`` (blocks of output x input channels of the 2-D view; ``block=(r, c)``, default
+    the BSR weight's own blocksize) or ``"auto"`` (depthwise -> dense; a BSR weight -> bsr;
+    otherwise csr when at most 20% of the weights are non-zero, else dense). ``kernel`` names the kernel chosen for the
     current ISA path (set when the layer is created).
     """
 
     def __init__(self, weight, bias=None, *, stride=1, padding=0, groups=1, dilation=1,
                  activation=None, format="auto", block=None, kernel_size=None):
-        if format not in ("auto", "dense", "csr", "bsr"):
-            raise ValueError(f"format={format!r} is not one of 'auto', 'dense', 'csr', 'bsr'")
+        if format not in ("auto", "dense", "direct", "csr", "bsr"):
+            raise ValueError(
+                f"format={format!r} is not one of 'auto', 'dense', 'direct', 'csr', 'bsr'"
+            )
         if _pair(dilation, "dilation", 1) != (1, 1):
             raise ValueError(f"dilation={dilation!r} is not supported: only dilation=1")
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
@@ -218,7 +220,7 @@ class Conv2d:
             r, c = bsr.blocksize
             self._op = _core.DirectConv2d.from_bsr(bsr.data, bsr.indices, bsr.indptr, *bsr.shape,
                                                    r, c, geometry, b)
-        elif depthwise or not _core.have_onednn():
+        elif format == "direct" or not _core.have_onednn():
             self._op = _core.DirectConv2d.from_dense(dense2d(), geometry, b)
         else:
             self._op = _core.DnnlConv2d(dense2d(), geometry, b)

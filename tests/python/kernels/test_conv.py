@@ -95,7 +95,7 @@ SPARSITIES = (0.0, 0.5, 0.9, 1.0)
 
 def formats_for(geom):
     n, c, o, h, w, k, stride, pad, groups = geom
-    out = [("dense", None), ("csr", None)]
+    out = [("dense", None), ("direct", None), ("csr", None)]
     if o % 4 == 0:
         out.append(("bsr", (4, 1)))
     if o % 8 == 0 and (c // groups * k * k) % k == 0:
@@ -141,12 +141,10 @@ def test_channel_blocks_and_tiles(monkeypatch, isa):
                  (1, 10, 8, 9, 9, 1, 1, 0, 1)]:
         n, c, o, h, w, k, stride, pad, groups = geom
         weight, bias, x = make_case(7, *geom, 0.6)
-        for fmt, block in [("csr", None), ("bsr", (4, 1)), ("dense", None)]:
+        for fmt, block in [("csr", None), ("bsr", (4, 1)), ("direct", None)]:
             with runtime(isa, 2):
                 layer = Conv2d(weight, bias, stride=stride, padding=pad, groups=groups,
                                format=fmt, block=block, activation="relu")
-                if fmt == "dense" and layer.kernel == "f32_conv__onednn":
-                    continue
                 y = layer(x)
             check(y, torch_conv(x, weight, bias, stride, pad, groups, "relu"),
                   dict(geom=geom, format=fmt, isa=isa, kernel=layer.kernel, cblock=3, tile=37))
@@ -192,8 +190,9 @@ def test_sparse_weight_inputs_and_repr():
     assert Conv2d(CSR.from_dense(np.ones((16, 36), np.float32)), kernel_size=3,
                   groups=2).format == "dense"
     assert Conv2d(weight * 0, groups=2).format == "csr"
-    dw = Conv2d(np.ones((8, 1, 3, 3), np.float32), groups=8)
-    assert dw.format == "dense" and "spconv_1x" in dw.kernel
+    assert Conv2d(np.ones((8, 1, 3, 3), np.float32), groups=8).format == "dense"
+    dw = Conv2d(np.ones((8, 1, 3, 3), np.float32), groups=8, format="direct")
+    assert "spconv_1x" in dw.kernel
     assert Conv2d(weight, groups=2, stride=2).output_shape((5, 8, 9, 9)) == (5, 16, 4, 4)
 
 
@@ -239,7 +238,7 @@ def test_bad_dtypes_and_sparse_without_kernel_size():
     n=st.integers(1, 2), cpg=st.integers(1, 5), opg=st.integers(1, 6), groups=st.integers(1, 3),
     h=st.integers(1, 12), w=st.integers(1, 12), k=st.sampled_from([1, 2, 3, 5]),
     stride=st.integers(1, 3), pad=st.integers(0, 2), sparsity=st.sampled_from([0.0, 0.5, 0.9]),
-    fmt=st.sampled_from(["csr", "bsr", "dense"]), isa=st.sampled_from(ISAS),
+    fmt=st.sampled_from(["csr", "bsr", "dense", "direct"]), isa=st.sampled_from(ISAS),
     threads=st.sampled_from(THREADS), act=st.sampled_from(ACTS), seed=st.integers(0, 2**16),
 )
 def test_property_random_shapes(n, cpg, opg, groups, h, w, k, stride, pad, sparsity, fmt, isa,

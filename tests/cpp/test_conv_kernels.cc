@@ -24,6 +24,7 @@ struct KernelCase {
   int64_t groups, q0, n, wq, wout, lda;
   double density;
   bool partial_in, partial_out, with_bias;
+  int overread = 0;
   float lo, hi;
   std::string str() const {
     std::ostringstream s;
@@ -45,7 +46,7 @@ void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_
   const int64_t m = c.groups * mr;
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> val(-1.0f, 1.0f);
-  const int64_t x_len = c.q0 + c.n + 200;
+  const int64_t x_len = c.q0 + c.n + 200 + (c.overread ? 63 : 0);
   std::vector<float> x(static_cast<size_t>(x_len));
   for (auto& v : x) v = val(rng);
   // Per group: a few index blocks (ips = 3) of entries with offsets in [0, 200].
@@ -77,10 +78,11 @@ void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_
                        c.partial_in ? acc.data() : nullptr,
                        c.partial_out ? acc_ref.data() : nullptr, c.lda,
                        c.with_bias ? bias.data() : nullptr, y_ref.data(), ldy, c.wq, c.wout, c.lo,
-                       c.hi);
+                       c.hi, 0);
   kernel.fn(m, c.q0, c.n, indptr.data(), ips, offsets.data(), values.data(), x.data(),
             c.partial_in ? acc.data() : nullptr, c.partial_out ? acc_out.data() : nullptr, c.lda,
-            c.with_bias ? bias.data() : nullptr, y.data(), ldy, c.wq, c.wout, c.lo, c.hi);
+            c.with_bias ? bias.data() : nullptr, y.data(), ldy, c.wq, c.wout, c.lo, c.hi,
+            c.overread);
   for (size_t i = 0; i < y.size(); ++i)
     ASSERT_NEAR(y[i], y_ref[i], 1e-4f) << kernel.name << " y[" << i << "] " << c.str();
   for (size_t i = 0; i < acc_out.size(); ++i)
@@ -111,6 +113,10 @@ TEST(SpconvKernels, MatchReferenceOverEdgeSweep) {
           run_case(kernel, c, seed++);
           c.partial_in = false;
           run_case(kernel, c, seed++);
+          c.overread = 1;
+          run_case(kernel, c, seed++);
+          c.partial_out = false;
+          run_case(kernel, c, seed++);
           if (::testing::Test::HasFatalFailure()) return;
         }
     ++tested;
@@ -127,7 +133,7 @@ TEST(SpconvKernels, NanPropagatesThroughClamp) {
     std::vector<int32_t> indptr{0, 1}, offsets{0};
     std::vector<float> values(static_cast<size_t>(mr), 1.0f), y(static_cast<size_t>(mr * 20));
     kernel.fn(mr, 0, 20, indptr.data(), 1, offsets.data(), values.data(), x.data(), nullptr,
-              nullptr, 0, nullptr, y.data(), 20, 20, 20, 0.0f, 6.0f);
+              nullptr, 0, nullptr, y.data(), 20, 20, 20, 0.0f, 6.0f, 0);
     for (int r = 0; r < mr; ++r) {
       EXPECT_TRUE(std::isnan(y[r * 20 + 5])) << kernel.name;
       EXPECT_EQ(y[r * 20 + 4], 1.0f) << kernel.name;

@@ -55,17 +55,19 @@ inline void store_ext(float* yr, int64_t q, int64_t live, __m256 v, int64_t wq, 
   }
 }
 
+// kTail: masked input loads (len < 8 * K and no over-read allowed).
 template <int MR, int K, bool kTail>
 inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
+  const bool partial = len < 8 * K;
   __m256i mask[K];
-  if (kTail)
+  if (partial)
     for (int k = 0; k < K; ++k) mask[k] = lanes_between(0, len - 8 * k);
   __m256 acc[MR][K];
   if (a.acc_in) {
     for (int r = 0; r < MR; ++r) {
       const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
       for (int k = 0; k < K; ++k)
-        acc[r][k] = kTail ? _mm256_maskload_ps(src + 8 * k, mask[k]) : _mm256_loadu_ps(src + 8 * k);
+        acc[r][k] = partial ? _mm256_maskload_ps(src + 8 * k, mask[k]) : _mm256_loadu_ps(src + 8 * k);
     }
   } else {
     for (int r = 0; r < MR; ++r) {
@@ -89,14 +91,14 @@ inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
     if (a.acc_out) {
       float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
       for (int k = 0; k < K; ++k)
-        if (kTail)
+        if (partial)
           _mm256_maskstore_ps(dst + 8 * k, mask[k], acc[r][k]);
         else
           _mm256_storeu_ps(dst + 8 * k, acc[r][k]);
     } else {
       float* yr = a.y + (g * MR + r) * a.ldy;
       for (int k = 0; k < K; ++k) {
-        const int64_t live = kTail ? len - 8 * k : 8;
+        const int64_t live = std::min<int64_t>(8, len - 8 * k);
         if (live > 0)
           store_ext(yr, q + 8 * k, live, clamp(acc[r][k], a.vmin, a.vmax), a.wq, a.wout);
       }
@@ -114,7 +116,11 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
     int64_t j = 0;
     for (; j + kNr <= n; j += kNr) tile<MR, K, false>(a, g, q0 + j, kNr);
     const int64_t rest = n - j;
-    if (K > 1 && rest > 8 * (K / 2))
+    if (overread && K > 1 && rest > 8 * (K / 2))
+      tile<MR, K, false>(a, g, q0 + j, rest);
+    else if (overread && rest > 0)
+      tile<MR, (K / 2 > 0 ? K / 2 : 1), false>(a, g, q0 + j, rest);
+    else if (K > 1 && rest > 8 * (K / 2))
       tile<MR, K, true>(a, g, q0 + j, rest);
     else if (rest > 0)
       tile<MR, (K / 2 > 0 ? K / 2 : 1), true>(a, g, q0 + j, rest);
@@ -124,7 +130,7 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max, overread
 void f32_spconv_1x32__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_4x16__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 2>(SPARSE_RT_ARGS); }
 void f32_spconv_8x8__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 1>(SPARSE_RT_ARGS); }

@@ -38,11 +38,21 @@ inline __mmask16 lanes_below(int64_t len) {
                               : static_cast<__mmask16>((1u << len) - 1u);
 }
 
-// Stores the `live` lanes of v (extended pixels q .. q+15) into output plane yr, dropping the
-// garbage columns [wout, wq) of each extended row.
-inline void store_ext(float* yr, int64_t q, __mmask16 live, __m512 v, int64_t wq, int64_t wout) {
+// Where the 16 lanes of one accumulator vector go in an output plane: the extended pixels
+// q .. q+15 split into runs by extended row; garbage columns [wout, wq) are masked off. The
+// same plan serves every output channel of a tile (it depends on q only).
+struct StorePlan {
+  int nseg;
+  int64_t base[17];  // plane index that lane 0 would have in this run (may be negative)
+  __mmask16 mask[17];
+};
+
+inline void plan_store(StorePlan& sp, int64_t q, __mmask16 live, int64_t wq, int64_t wout) {
+  sp.nseg = 0;
   if (wq == wout) {
-    _mm512_mask_storeu_ps(yr + q, live, v);
+    sp.base[0] = q;
+    sp.mask[0] = live;
+    sp.nseg = 1;
     return;
   }
   int64_t oy = q / wq, ox = q % wq;
@@ -50,22 +60,21 @@ inline void store_ext(float* yr, int64_t q, __mmask16 live, __m512 v, int64_t wq
     const int64_t valid = std::min<int64_t>(wout - ox, 16 - lane);
     if (valid <= 0) continue;
     const __mmask16 mk = static_cast<__mmask16>(lanes_below(valid) << lane) & live;
-    // Lanes outside mk are not touched, so the base may point before the row.
-    _mm512_mask_storeu_ps(yr + oy * wout + ox - lane, mk, v);
+    if (!mk) continue;
+    sp.base[sp.nseg] = oy * wout + ox - lane;
+    sp.mask[sp.nseg++] = mk;
   }
 }
 
-template <int MR, int K, bool kTail>
-inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
-  __mmask16 mask[K];
-  for (int k = 0; k < K; ++k) mask[k] = kTail ? lanes_below(len - 16 * k) : __mmask16(0xFFFF);
+template <int MR, int K, bool kTail>  // kTail: masked input loads
+inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
+                 const StorePlan* plan) {
   __m512 acc[MR][K];
   if (a.acc_in) {
     for (int r = 0; r < MR; ++r) {
       const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
       for (int k = 0; k < K; ++k)
-        acc[r][k] = kTail ? _mm512_maskz_loadu_ps(mask[k], src + 16 * k)
-                          : _mm512_loadu_ps(src + 16 * k);
+        acc[r][k] = _mm512_maskz_loadu_ps(mask[k], src + 16 * k);
     }
   } else {
     for (int r = 0; r < MR; ++r) {
@@ -90,10 +99,13 @@ inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
       float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
       for (int k = 0; k < K; ++k) _mm512_mask_storeu_ps(dst + 16 * k, mask[k], acc[r][k]);
     } else {
+      // Lanes outside a run's mask are not touched, so a run's base may precede the plane.
       float* yr = a.y + (g * MR + r) * a.ldy;
-      for (int k = 0; k < K; ++k)
-        if (!kTail || mask[k])
-          store_ext(yr, q + 16 * k, mask[k], clamp(acc[r][k], a.vmin, a.vmax), a.wq, a.wout);
+      for (int k = 0; k < K; ++k) {
+        const __m512 v = clamp(acc[r][k], a.vmin, a.vmax);
+        for (int sgi = 0; sgi < plan[k].nseg; ++sgi)
+          _mm512_mask_storeu_ps(yr + plan[k].base[sgi], plan[k].mask[sgi], v);
+      }
     }
   }
 }
@@ -104,21 +116,33 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
                lda,    bias, y,       ldy,    wq, wout,   q0,
                _mm512_set1_ps(out_min), _mm512_set1_ps(out_max)};
   constexpr int64_t kNr = 16 * K;
-  for (int64_t g = 0; g < m / MR; ++g) {
-    int64_t j = 0;
-    for (; j + kNr <= n; j += kNr) tile<MR, K, false>(a, g, q0 + j, kNr);
-    const int64_t rest = n - j;
-    if (K > 1 && rest > 16 * (K / 2))
-      tile<MR, K, true>(a, g, q0 + j, rest);
-    else if (rest > 0)
-      tile<MR, (K / 2 > 0 ? K / 2 : 1), true>(a, g, q0 + j, rest);
+  __mmask16 mask[K];
+  StorePlan plan[K];
+  // Pixel chunks outer, row groups inner: the chunk's input window is reused by every group.
+  for (int64_t j = 0; j < n; j += kNr) {
+    const int64_t len = std::min(kNr, n - j), q = q0 + j;
+    for (int k = 0; k < K; ++k) {
+      mask[k] = lanes_below(len - 16 * k);
+      if (!acc_out) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);
+    }
+    if (len == kNr || (overread && len > 16 * (K / 2))) {
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false>(a, g, q, mask, plan);
+    } else if (overread) {
+      constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false>(a, g, q, mask, plan);
+    } else if (K > 1 && len > 16 * (K / 2)) {
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true>(a, g, q, mask, plan);
+    } else {
+      constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true>(a, g, q, mask, plan);
+    }
   }
 }
 
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max, overread
 void f32_spconv_1x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_4x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_8x32__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 2>(SPARSE_RT_ARGS); }

@@ -9,6 +9,7 @@ namespace {
 
 template <int MR>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
+  (void)overread;  // the reference never reads past its range
   for (int64_t g = 0; g < m / MR; ++g)
     for (int r = 0; r < MR; ++r) {
       const int64_t i = g * MR + r;
@@ -28,7 +29,7 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max, overread
 void f32_spconv_1x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1>(SPARSE_RT_ARGS); }
 void f32_spconv_4x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4>(SPARSE_RT_ARGS); }
 void f32_spconv_8x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8>(SPARSE_RT_ARGS); }

@@ -21,8 +21,10 @@
 //   - acc_in / acc_out (may both be null, or the same buffer) hold partial sums of the
 //     extended grid for pixels [q0, q0 + n), row stride lda >= n; they let the op split the
 //     input channels into cache-sized blocks and run the epilogue only on the last block.
-//   - Reads only x[offsets[p] + q] for q in [q0, q0 + n) (tails are masked, never over-read);
-//     the op guarantees those are inside the buffer. wq >= wout >= 1; wq == wout means the
+//   - Reads x[offsets[p] + q] for q in [q0, q0 + n); tails are masked, never over-read, unless
+//     `overread` is nonzero: then the kernel may also read (and ignore) up to 63 floats past
+//     x[offsets[p] + q0 + n - 1], which the op guarantees are readable (masked loads are slow on
+//     some CPUs, e.g. Zen 4). wq >= wout >= 1; wq == wout means the
 //     extended grid is the output grid and stores are contiguous.
 //   - bias may be null (= 0). x must not overlap y. No alignment required.
 //   - out_min/out_max encode the activation: (-inf, inf) none, (0, inf) ReLU, (0, 6) ReLU6;
@@ -38,7 +40,7 @@ namespace sparse_rt::kernels {
   int64_t m, int64_t q0, int64_t n, const int32_t *indptr, int64_t ips,                     \
       const int32_t *offsets, const float *values, const float *x, const float *acc_in,     \
       float *acc_out, int64_t lda, const float *bias, float *y, int64_t ldy, int64_t wq,    \
-      int64_t wout, float out_min, float out_max
+      int64_t wout, float out_min, float out_max, int overread
 
 using F32SpconvFn = void (*)(SPARSE_RT_F32_SPCONV_PARAMS);
 

@@ -7,7 +7,8 @@ Cases come from benchmarks/cases_conv.py (shared with tests/python/kernels/test_
 Each case records useful GFLOP/s (non-zero multiply-adds only) and dense-equivalent GFLOP/s,
 the ISA path, the thread count and torch's time measured in the same process as a ratio.
 ``--table`` prints the markdown table kept in benchmarks/README.md (medians of interleaved
-repeats: ours, torch, ours, torch, ...).
+repeats: ours, torch, ours, torch, ...; with ``--stat min`` the fastest repeat instead, which is
+steadier on a shared, loaded machine).
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def make(shape, batch: int, sparsity: float, seed: int = 0):
     return layer, ours, theirs, float(np.count_nonzero(w)) / w.size
 
 
-def interleaved(fns, budget_s: float = 1.0, min_reps: int = 5, max_reps: int = 200):
-    """Median seconds of each fn, run round-robin after a warm-up."""
+def interleaved(fns, budget_s: float = 1.0, min_reps: int = 5, max_reps: int = 200,
+                stat=np.median):
+    """`stat` (default the median) of each fn's seconds, run round-robin after a warm-up."""
     for f in fns:
         f()
         f()
@@ -70,7 +72,7 @@ def interleaved(fns, budget_s: float = 1.0, min_reps: int = 5, max_reps: int = 2
             t0 = time.perf_counter()
             f()
             times[i].append(time.perf_counter() - t0)
-    return [float(np.median(t)) for t in times]
+    return [float(stat(t)) for t in times]
 
 
 def set_threads(n: int) -> None:
@@ -113,9 +115,10 @@ def test_thread_scaling_batch16(benchmark, shape):
     benchmark.extra_info.update(t1_ms=t1 * 1e3, scaling=t1 / benchmark.stats.stats.median)
 
 
-def table(batches, threads: int, sparsities, shapes) -> None:
+def table(batches, threads: int, sparsities, shapes, stat=np.median) -> None:
     set_threads(threads)
-    print(f"threads={threads} isa={sparse_rt.get_isa()} torch={torch.__version__}")
+    print(f"threads={threads} isa={sparse_rt.get_isa()} torch={torch.__version__} "
+          f"stat={stat.__name__}")
     print("| layer | batch | s | kernel | torch ms | ours ms | × torch | useful GFLOP/s "
           "| dense-eq GFLOP/s |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -125,22 +128,23 @@ def table(batches, threads: int, sparsities, shapes) -> None:
                 if shape.depthwise and sp > 0:
                     continue
                 layer, ours, theirs, density = make(shape, batch, sp)
-                t, tt = interleaved([ours, theirs], budget_s=1.5 if batch == 1 else 3.0)
+                t, tt = interleaved([ours, theirs], budget_s=1.5 if batch == 1 else 3.0,
+                                    stat=stat)
                 flops = 2.0 * shape.macs(batch)
                 print(f"| {shape.name} | {batch} | {sp} | {layer.kernel} | {tt * 1e3:.3f} | "
                       f"{t * 1e3:.3f} | {tt / t:.2f} | {flops * density / t / 1e9:.0f} | "
                       f"{flops / t / 1e9:.0f} |", flush=True)
 
 
-def scaling(shapes, sparsity: float = 0.9, batch: int = 16) -> None:
+def scaling(shapes, sparsity: float = 0.9, batch: int = 16, stat=np.median) -> None:
     print("| layer | batch | s | 1 thread ms | 2 threads ms | scaling |")
     print("|---|---|---|---|---|---|")
     for shape in shapes:
         _, ours, _, _ = make(shape, batch, sparsity)
         set_threads(1)
-        t1 = interleaved([ours], budget_s=2.0)[0]
+        t1 = interleaved([ours], budget_s=2.0, stat=stat)[0]
         set_threads(2)
-        t2 = interleaved([ours], budget_s=2.0)[0]
+        t2 = interleaved([ours], budget_s=2.0, stat=stat)[0]
         print(f"| {shape.name} | {batch} | {sparsity} | {t1 * 1e3:.2f} | {t2 * 1e3:.2f} | "
               f"{t1 / t2:.2f} |", flush=True)
 
@@ -153,9 +157,11 @@ if __name__ == "__main__":
     ap.add_argument("--sparsity", type=float, nargs="*", default=list(cases_conv.SPARSITIES))
     ap.add_argument("--threads", type=int, default=THREADS)
     ap.add_argument("--only", nargs="*", help="shape names")
+    ap.add_argument("--stat", choices=("median", "min"), default="median")
     args = ap.parse_args()
+    stat = np.median if args.stat == "median" else np.min
     shapes = [s for s in cases_conv.SHAPES if not args.only or s.name in args.only]
     if args.scaling:
-        scaling(shapes)
+        scaling(shapes, stat=stat)
     else:
-        table(args.batch, args.threads, args.sparsity, shapes)
+        table(args.batch, args.threads, args.sparsity, shapes, stat=stat)

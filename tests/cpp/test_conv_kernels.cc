@@ -210,6 +210,35 @@ TEST(DirectConv2d, CsrBsrDenseMatchNaiveOnEveryPath) {
   base::set_active_isa_cap(saved);
 }
 
+TEST(DnnlConv2d, MatchesNaiveWhenBuilt) {
+  if (!ops::have_onednn()) GTEST_SKIP() << "built without oneDNN";
+  struct G { int64_t n, c, o, h, w, k, s, pad, groups; };
+  const G geoms[] = {{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
+                     {1, 16, 8, 14, 14, 1, 1, 0, 1}, {1, 8, 8, 10, 10, 5, 2, 2, 8}};
+  for (const G& g : geoms) {
+    ops::ConvParams p;
+    p.out_channels = g.o; p.in_channels = g.c; p.kh = p.kw = g.k;
+    p.stride_h = p.stride_w = g.s; p.pad_h = p.pad_w = g.pad; p.groups = g.groups;
+    p.act = Activation::kRelu;
+    std::mt19937 rng(static_cast<uint32_t>(g.c * 7 + g.k));
+    std::uniform_real_distribution<float> val(-1.0f, 1.0f);
+    std::vector<float> wt(static_cast<size_t>(g.o * p.cols())), bias(static_cast<size_t>(g.o));
+    for (auto& v : wt) v = val(rng);
+    for (auto& v : bias) v = val(rng);
+    std::vector<float> x(static_cast<size_t>(g.n * g.c * g.h * g.w));
+    for (auto& v : x) v = val(rng);
+    const auto ref = naive_conv(x, g.n, g.h, g.w, wt, bias, p);
+    ops::DnnlConv2d conv(wt.data(), p, bias);
+    for (int threads : {1, 2}) {
+      std::vector<float> y(ref.size(), -1.0f);
+      conv.run(x.data(), g.n, g.h, g.w, y.data(), threads);
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], 1e-3f) << "threads=" << threads << " c=" << g.c << " k=" << g.k
+                                         << " s=" << g.s << " groups=" << g.groups << " at " << i;
+    }
+  }
+}
+
 TEST(DirectConv2d, RejectsBadShapes) {
   ops::ConvParams p;
   p.out_channels = 4; p.in_channels = 4; p.kh = p.kw = 3; p.pad_h = p.pad_w = 0;

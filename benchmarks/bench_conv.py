@@ -6,9 +6,9 @@
 Cases come from benchmarks/cases_conv.py (shared with tests/python/kernels/test_conv.py).
 Each case records useful GFLOP/s (non-zero multiply-adds only) and dense-equivalent GFLOP/s,
 the ISA path, the thread count and torch's time measured in the same process as a ratio.
-``--table`` prints the markdown table kept in benchmarks/README.md (medians of interleaved
-repeats: ours, torch, ours, torch, ...; with ``--stat min`` the fastest repeat instead, which is
-steadier on a shared, loaded machine).
+``--table`` prints the markdown table kept in benchmarks/README.md (medians of repeats taken in
+alternating blocks: 5 x ours, 5 x torch, ...; with ``--stat min`` the fastest repeat instead,
+which is steadier on a shared, loaded machine).
 """
 
 from __future__ import annotations
@@ -58,9 +58,15 @@ def make(shape, batch: int, sparsity: float, seed: int = 0):
     return layer, ours, theirs, float(np.count_nonzero(w)) / w.size
 
 
-def interleaved(fns, budget_s: float = 1.0, min_reps: int = 5, max_reps: int = 200,
-                stat=np.median):
-    """`stat` (default the median) of each fn's seconds, run round-robin after a warm-up."""
+def interleaved(fns, budget_s: float = 1.0, min_reps: int = 10, max_reps: int = 300,
+                stat=np.median, block: int = 5):
+    """`stat` (default the median) of each fn's seconds, in alternating blocks of `block` runs.
+
+    Blocks rather than strict alternation: torch ships its own OpenMP runtime, whose idle
+    threads spin for a while after each call and steal the cores from ours (and vice versa);
+    with 2 cores, strictly alternating calls measured each side's wake-up contention instead of
+    its speed. The first run of each block is dropped.
+    """
     for f in fns:
         f()
         f()
@@ -69,9 +75,11 @@ def interleaved(fns, budget_s: float = 1.0, min_reps: int = 5, max_reps: int = 2
     while len(times[0]) < max_reps and (len(times[0]) < min_reps
                                         or time.perf_counter() - start < budget_s):
         for i, f in enumerate(fns):
-            t0 = time.perf_counter()
             f()
-            times[i].append(time.perf_counter() - t0)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                f()
+                times[i].append(time.perf_counter() - t0)
     return [float(stat(t)) for t in times]
 
 

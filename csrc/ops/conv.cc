@@ -257,6 +257,7 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
                        int threads) const {
   p_.check_input(n, p_.in_channels, h, w);
   if (n == 0) return;
+  if (!x || !y) throw InvalidArgument("Conv2d: x and y must not be null");
   const std::shared_ptr<const Plan> plan = plan_for(h, w);
   const int64_t c = p_.in_channels, hout = p_.out_h(h), wout = p_.out_w(w);
   const int64_t phases = plan->phases_r * plan->phases_c;

@@ -72,6 +72,7 @@ def interleaved(fns, budget_s: float = 1.0, min_reps: int = 10, max_reps: int = 
         f()
     times = [[] for _ in fns]
     start = time.perf_counter()
+    max_reps = max(max_reps, int(budget_s * 200))
     while len(times[0]) < max_reps and (len(times[0]) < min_reps
                                         or time.perf_counter() - start < budget_s):
         for i, f in enumerate(fns):
@@ -123,7 +124,7 @@ def test_thread_scaling_batch16(benchmark, shape):
     benchmark.extra_info.update(t1_ms=t1 * 1e3, scaling=t1 / benchmark.stats.stats.median)
 
 
-def table(batches, threads: int, sparsities, shapes, stat=np.median) -> None:
+def table(batches, threads: int, sparsities, shapes, stat=np.median, budget: float = 1.5) -> None:
     set_threads(threads)
     print(f"threads={threads} isa={sparse_rt.get_isa()} torch={torch.__version__} "
           f"stat={stat.__name__}")
@@ -136,7 +137,7 @@ def table(batches, threads: int, sparsities, shapes, stat=np.median) -> None:
                 if shape.depthwise and sp > 0:
                     continue
                 layer, ours, theirs, density = make(shape, batch, sp)
-                t, tt = interleaved([ours, theirs], budget_s=1.5 if batch == 1 else 3.0,
+                t, tt = interleaved([ours, theirs], budget_s=budget * (1 if batch == 1 else 2),
                                     stat=stat)
                 flops = 2.0 * shape.macs(batch)
                 print(f"| {shape.name} | {batch} | {sp} | {layer.kernel} | {tt * 1e3:.3f} | "
@@ -144,15 +145,16 @@ def table(batches, threads: int, sparsities, shapes, stat=np.median) -> None:
                       f"{flops / t / 1e9:.0f} |", flush=True)
 
 
-def scaling(shapes, sparsity: float = 0.9, batch: int = 16, stat=np.median) -> None:
+def scaling(shapes, sparsity: float = 0.9, batch: int = 16, stat=np.median,
+            budget: float = 2.0) -> None:
     print("| layer | batch | s | 1 thread ms | 2 threads ms | scaling |")
     print("|---|---|---|---|---|---|")
     for shape in shapes:
         _, ours, _, _ = make(shape, batch, sparsity)
         set_threads(1)
-        t1 = interleaved([ours], budget_s=2.0, stat=stat)[0]
+        t1 = interleaved([ours], budget_s=budget, stat=stat)[0]
         set_threads(2)
-        t2 = interleaved([ours], budget_s=2.0, stat=stat)[0]
+        t2 = interleaved([ours], budget_s=budget, stat=stat)[0]
         print(f"| {shape.name} | {batch} | {sparsity} | {t1 * 1e3:.2f} | {t2 * 1e3:.2f} | "
               f"{t1 / t2:.2f} |", flush=True)
 
@@ -166,10 +168,11 @@ if __name__ == "__main__":
     ap.add_argument("--threads", type=int, default=THREADS)
     ap.add_argument("--only", nargs="*", help="shape names")
     ap.add_argument("--stat", choices=("median", "min"), default="median")
+    ap.add_argument("--budget", type=float, default=1.5, help="seconds per case (batch 1)")
     args = ap.parse_args()
     stat = np.median if args.stat == "median" else np.min
     shapes = [s for s in cases_conv.SHAPES if not args.only or s.name in args.only]
     if args.scaling:
-        scaling(shapes, stat=stat)
+        scaling(shapes, stat=stat, budget=args.budget)
     else:
-        table(args.batch, args.threads, args.sparsity, shapes, stat=stat)
+        table(args.batch, args.threads, args.sparsity, shapes, stat=stat, budget=args.budget)

@@ -38,11 +38,12 @@ int64_t balanced_group(const int32_t* indptr, int64_t groups, int parts, int t) 
 // Readable zeros after the copied input: the kernels' `overread` allowance (63 floats).
 constexpr int64_t kSlack = 64;
 
-// The calling thread's scratch for the phase-split input copy, 64-byte aligned and kept
-// between calls: a fresh allocation per call costs a page fault per 4 KiB (mmap'd blocks),
-// which was measured to cost more than the copy itself with 2 threads.
-float* workspace(size_t floats) {
-  thread_local std::vector<float> ws;
+// This thread's scratch (slot 0: the phase-split input rows, slot 1: partial sums), 64-byte
+// aligned and kept between calls, so large layers do not pay page faults on fresh mmap'd
+// blocks every call.
+float* workspace(size_t floats, int slot = 0) {
+  thread_local std::vector<float> slots[2];
+  std::vector<float>& ws = slots[slot];
   if (ws.size() < floats + 16) {
     ws.clear();
     ws.shrink_to_fit();
@@ -344,8 +345,7 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       lbuf = workspace(static_cast<size_t>(image_in + kSlack));
       std::memset(lbuf + image_in, 0, kSlack * sizeof(float));  // over-read tail
     }
-    std::vector<float> part;
-    if (blocks > 1) part.resize(static_cast<size_t>(p_.out_channels * tile_px));
+    float* part = blocks > 1 ? workspace(static_cast<size_t>(p_.out_channels * tile_px), 1) : nullptr;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t img = t / (ntiles * row_parts), rest = t % (ntiles * row_parts);
@@ -378,7 +378,7 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       for (int64_t b = 0; b < blocks; ++b)
         kernel_->fn((g1 - g0) * mr_, q0, len, plan->blockptr.data() + g0 * ips + b, ips,
                     plan->offsets.data(), values_.data(), xin,
-                    b > 0 ? part.data() : nullptr, b + 1 < blocks ? part.data() : nullptr, tile_px,
+                    b > 0 ? part : nullptr, b + 1 < blocks ? part : nullptr, tile_px,
                     bias ? bias + r0 : nullptr, y + img * image_out + r0 * hout * wout,
                     hout * wout, plan->wq, wout, clamp_.lo, clamp_.hi, plan->copy ? 1 : 0);
     }

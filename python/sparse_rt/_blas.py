@@ -1,4 +1,5 @@
-"""Load the BLAS that the extension links (the scipy-openblas32 wheel) before the extension.
+"""Load the BLAS that the extension links (the scipy-openblas32 wheel) before the extension,
+and oneDNN (the onednn-cpu-gomp wheel) when it is installed.
 
 The extension's RPATH already points at ``site-packages/scipy_openblas32/lib``; loading the
 library explicitly first also covers layouts where that relative path does not hold (editable

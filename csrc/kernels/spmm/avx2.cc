@@ -1,5 +1,6 @@
 // AVX2 + FMA csrmm: one row of W at a time against a tile of 8*NV columns of x; each non-zero is
-// broadcast and FMA'd into the tile. Narrow tiles keep U independent partial sums per vector
+// broadcast and FMA'd into the tile; rows of x kPrefetch non-zeros ahead are prefetched. Narrow
+// tiles keep U independent partial sums per vector
 // (non-zeros taken round-robin) to hide the FMA latency; left-over columns go 8 at a time, the
 // last one through a masked load/store.
 #include <immintrin.h>
@@ -19,8 +20,10 @@ __m256i tail_mask(int64_t count) {  // lanes [0, count) set, 0 < count < 8
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lanes);
 }
 
+constexpr int32_t kPrefetch = 16;  // non-zeros ahead whose rows of x are prefetched
+
 template <int NV, int U, bool kMask>
-inline void row_tile(int32_t p0, int32_t p1, const int32_t* indices, const float* values,
+inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indices, const float* values,
                      const float* x, int64_t ldx, __m256 vb, float* y, __m256 vmin, __m256 vmax,
                      __m256i mask) {
   __m256 acc[U][NV];
@@ -31,6 +34,10 @@ inline void row_tile(int32_t p0, int32_t p1, const int32_t* indices, const float
   int32_t p = p0;
   for (; p + U <= p1; p += U) {
     for (int u = 0; u < U; ++u) {
+      if (p + u + kPrefetch < p_end) {
+        const char* pf = reinterpret_cast<const char*>(x + int64_t{indices[p + u + kPrefetch]} * ldx);
+        for (int v = 0; v < NV; v += 2) _mm_prefetch(pf + 32 * v, _MM_HINT_T0);
+      }
       const __m256 w = _mm256_broadcast_ss(values + p + u);
       const float* xr = x + int64_t{indices[p + u]} * ldx;
       for (int v = 0; v < NV; ++v) {
@@ -64,17 +71,18 @@ template <int NV, int U>
 void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
   const __m256 vmin = _mm256_set1_ps(out_min), vmax = _mm256_set1_ps(out_max);
   const __m256i none = _mm256_setzero_si256();
+  const int32_t p_end = indptr[m];
   for (int64_t i = 0; i < m; ++i) {
     const int32_t p0 = indptr[i], p1 = indptr[i + 1];
     const __m256 vb = _mm256_set1_ps(bias ? bias[i] : 0.0f);
     float* yi = y + i * ldy;
     int64_t j = 0;
     for (; j + 8 * NV <= n; j += 8 * NV)
-      row_tile<NV, U, false>(p0, p1, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
+      row_tile<NV, U, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
     for (; j + 8 <= n; j += 8)
-      row_tile<1, 4, false>(p0, p1, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
+      row_tile<1, 4, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
     if (j < n)
-      row_tile<1, 4, true>(p0, p1, indices, values, x + j, ldx, vb, yi + j, vmin, vmax,
+      row_tile<1, 4, true>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax,
                            tail_mask(n - j));
   }
 }

@@ -1,5 +1,6 @@
 // AVX-512 csrmm: one row of W at a time against a tile of 16*NV columns of x; each non-zero is
-// broadcast and FMA'd into the tile. Narrow tiles keep U independent partial sums per vector
+// broadcast and FMA'd into the tile. The rows of x named kPrefetch non-zeros ahead are
+// prefetched (x is too large for L1 and its rows are visited in no useful order). Narrow tiles keep U independent partial sums per vector
 // (non-zeros taken round-robin) so the FMA latency is hidden; columns left over after the wide
 // tiles go 16 at a time, the last one masked.
 #include <immintrin.h>
@@ -14,8 +15,10 @@ inline __m512 clamp(__m512 v, __m512 lo, __m512 hi) {
   return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
 }
 
+constexpr int32_t kPrefetch = 16;  // non-zeros ahead whose rows of x are prefetched
+
 template <int NV, int U, bool kMask>
-inline void row_tile(int32_t p0, int32_t p1, const int32_t* indices, const float* values,
+inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indices, const float* values,
                      const float* x, int64_t ldx, __m512 vb, float* y, __m512 vmin, __m512 vmax,
                      __mmask16 mask) {
   __m512 acc[U][NV];
@@ -26,6 +29,10 @@ inline void row_tile(int32_t p0, int32_t p1, const int32_t* indices, const float
   int32_t p = p0;
   for (; p + U <= p1; p += U) {
     for (int u = 0; u < U; ++u) {
+      if (p + u + kPrefetch < p_end) {
+        const char* pf = reinterpret_cast<const char*>(x + int64_t{indices[p + u + kPrefetch]} * ldx);
+        for (int v = 0; v < NV; ++v) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+      }
       const __m512 w = _mm512_set1_ps(values[p + u]);
       const float* xr = x + int64_t{indices[p + u]} * ldx;
       for (int v = 0; v < NV; ++v) {
@@ -58,18 +65,19 @@ inline void row_tile(int32_t p0, int32_t p1, const int32_t* indices, const float
 template <int NV, int U>
 void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
   const __m512 vmin = _mm512_set1_ps(out_min), vmax = _mm512_set1_ps(out_max);
+  const int32_t p_end = indptr[m];
   for (int64_t i = 0; i < m; ++i) {
     const int32_t p0 = indptr[i], p1 = indptr[i + 1];
     const __m512 vb = _mm512_set1_ps(bias ? bias[i] : 0.0f);
     float* yi = y + i * ldy;
     int64_t j = 0;
     for (; j + 16 * NV <= n; j += 16 * NV)
-      row_tile<NV, U, false>(p0, p1, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
+      row_tile<NV, U, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
     for (; j + 16 <= n; j += 16)
-      row_tile<1, 4, false>(p0, p1, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
+      row_tile<1, 4, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
     if (j < n) {
       const __mmask16 mask = static_cast<__mmask16>((1u << (n - j)) - 1u);
-      row_tile<1, 4, true>(p0, p1, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, mask);
+      row_tile<1, 4, true>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, mask);
     }
   }
 }

@@ -1,6 +1,6 @@
-// AVX2 csrmv: per row, 8 non-zeros per step (indices widened to 32 bits, x gathered), four
-// independent accumulators for rows with at least 32 non-zeros, a scalar tail, one horizontal
-// sum per row.
+// AVX2 csrmv: per row, 8 non-zeros per step with x gathered by scalar loads (faster than
+// vgatherdps on Zen 4), four independent accumulators for rows with at least 32 non-zeros, a
+// scalar tail, one horizontal sum per row.
 #include <immintrin.h>
 
 #include <type_traits>
@@ -10,12 +10,22 @@
 namespace sparse_rt::kernels::avx2 {
 namespace {
 
+// x[idx[0..8)] as one vector, built from scalar loads: on Zen 4 this beats vgatherdps; 16-bit
+// indices are read 64 bits at a time and split with shifts.
 template <typename Index>
-inline __m256i load_index(const Index* p) {
-  if constexpr (std::is_same_v<Index, uint16_t>)
-    return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  else
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+inline __m256 gather8(const float* x, const Index* idx) {
+  if constexpr (std::is_same_v<Index, uint16_t>) {
+    uint64_t q0, q1;
+    __builtin_memcpy(&q0, idx, 8);
+    __builtin_memcpy(&q1, idx + 4, 8);
+    const __m128 lo = _mm_setr_ps(x[q0 & 0xFFFF], x[(q0 >> 16) & 0xFFFF], x[(q0 >> 32) & 0xFFFF], x[q0 >> 48]);
+    const __m128 hi = _mm_setr_ps(x[q1 & 0xFFFF], x[(q1 >> 16) & 0xFFFF], x[(q1 >> 32) & 0xFFFF], x[q1 >> 48]);
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+  } else {
+    const __m128 lo = _mm_setr_ps(x[idx[0]], x[idx[1]], x[idx[2]], x[idx[3]]);
+    const __m128 hi = _mm_setr_ps(x[idx[4]], x[idx[5]], x[idx[6]], x[idx[7]]);
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+  }
 }
 
 inline float hsum(__m256 v) {
@@ -36,17 +46,17 @@ void csrmv(SPARSE_RT_F32_CSRMV_PARAMS) {
     __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     for (; p + 32 <= p1; p += 32) {
       a0 = _mm256_fmadd_ps(_mm256_loadu_ps(values + p),
-                           _mm256_i32gather_ps(x, load_index(idx + p), 4), a0);
+                           gather8(x, idx + p), a0);
       a1 = _mm256_fmadd_ps(_mm256_loadu_ps(values + p + 8),
-                           _mm256_i32gather_ps(x, load_index(idx + p + 8), 4), a1);
+                           gather8(x, idx + p + 8), a1);
       a2 = _mm256_fmadd_ps(_mm256_loadu_ps(values + p + 16),
-                           _mm256_i32gather_ps(x, load_index(idx + p + 16), 4), a2);
+                           gather8(x, idx + p + 16), a2);
       a3 = _mm256_fmadd_ps(_mm256_loadu_ps(values + p + 24),
-                           _mm256_i32gather_ps(x, load_index(idx + p + 24), 4), a3);
+                           gather8(x, idx + p + 24), a3);
     }
     for (; p + 8 <= p1; p += 8)
       a0 = _mm256_fmadd_ps(_mm256_loadu_ps(values + p),
-                           _mm256_i32gather_ps(x, load_index(idx + p), 4), a0);
+                           gather8(x, idx + p), a0);
     float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; p < p1; ++p) s += values[p] * x[idx[p]];
     const __m128 v = _mm_set_ss(s + (bias ? bias[i] : 0.0f));

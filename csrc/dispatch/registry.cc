@@ -76,6 +76,23 @@ const std::vector<BsrmmKernel>& bsrmm_kernels() {
   return table;
 }
 
+const std::vector<TransposeKernel>& transpose_kernels() {
+  static const std::vector<TransposeKernel> table = {
+#define SPARSE_RT_TRANSPOSE_KERNEL(name, isa, mr, nr) \
+  SPARSE_RT_IF_BUILT_##isa(TransposeKernel{#name, isa_of_##isa, &kernels::isa::name, mr, nr}, )
+#include "kernels/transpose/kernels.inc"
+#undef SPARSE_RT_TRANSPOSE_KERNEL
+  };
+  return table;
+}
+
+const TransposeKernel& select_transpose(base::Isa isa) {
+  const TransposeKernel* k =
+      pick(transpose_kernels(), isa, 1, [](const TransposeKernel&) { return true; });
+  if (!k) throw Error("no transpose kernel built");
+  return *k;
+}
+
 const CsrmmKernel& select_csrmm(base::Isa isa, int64_t n) {
   const CsrmmKernel* k = pick(csrmm_kernels(), isa, n, [](const CsrmmKernel&) { return true; });
   if (!k) throw Error("no csrmm kernel built for ISA " + std::string(base::isa_name(isa)));

@@ -15,6 +15,7 @@
 #include "kernels/bsrmm/bsrmm.h"
 #include "kernels/spmm/spmm.h"
 #include "kernels/spmv/spmv.h"
+#include "kernels/transpose/transpose.h"
 
 namespace sparse_rt::dispatch {
 
@@ -43,10 +44,14 @@ struct BsrmmKernel {
   int mr, nr;  // register tile; nr == 1: batch-1 kernel (SIMD ones require n == 1)
 };
 
+using TransposeKernel = KernelInfo<kernels::F32TransposeFn>;
+
 // Every built kernel of a family, in list order (usable or not on this CPU: callers check isa).
 const std::vector<CsrmmKernel>& csrmm_kernels();
 const std::vector<CsrmvKernel>& csrmv_kernels();
 const std::vector<BsrmmKernel>& bsrmm_kernels();
+const std::vector<TransposeKernel>& transpose_kernels();
+const TransposeKernel& select_transpose(base::Isa isa);
 
 // The csrmm kernel for `isa` (normally base::active_isa()) and batch width n (n >= 1); falls
 // back to lower paths. Without n: the widest tile.

@@ -234,3 +234,26 @@ TEST(FcDispatch, PicksByBatchWidth) {
 
 }  // namespace
 }  // namespace sparse_rt
+
+namespace sparse_rt {
+namespace {
+
+TEST(FcKernels, TransposeMatchesDefinition) {
+  std::mt19937 rng(5);
+  for (const auto& k : dispatch::transpose_kernels()) {
+    if (skip(k.isa)) continue;
+    for (int64_t rows : {1, 7, 8, 9, 64, 67})
+      for (int64_t cols : {1, 5, 8, 16, 33}) {
+        const int64_t lds = cols + 3, ldd = rows + 2;
+        std::vector<float> src = random_dense(rows, lds, 0.0, rng);
+        std::vector<float> dst(cols * ldd, -1.0f), want(cols * ldd, -1.0f);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) want[c * ldd + r] = src[r * lds + c];
+        k.fn(rows, cols, src.data(), lds, dst.data(), ldd);
+        ASSERT_EQ(dst, want) << k.name << " rows=" << rows << " cols=" << cols;
+      }
+  }
+}
+
+}  // namespace
+}  // namespace sparse_rt

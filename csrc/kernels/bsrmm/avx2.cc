@@ -24,35 +24,55 @@ __m256i tail_mask(int64_t count) {  // lanes [0, count) set, 0 < count < 8
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lanes);
 }
 
+constexpr int32_t kPrefetch = 8;  // blocks ahead whose rows of x are prefetched
+
 template <int R, int C, int RS, int NV, int SC, bool kMask>
-inline void block_row_tile(int32_t p0, int32_t p1, const int32_t* indices, const float* values,
+inline void block_row_tile(int32_t p0, int32_t p1, int32_t p_end, bool prefetch, const int32_t* indices, const float* values,
                            const float* x, int64_t ldx, const float* bias, float* y, int64_t ldy,
                            __m256 vmin, __m256 vmax, __m256i mask) {
   for (int r0 = 0; r0 < R; r0 += RS) {
     __m256 acc[SC][RS][NV];
+    #pragma GCC unroll 16
     for (int rr = 0; rr < RS; ++rr)
+      #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) {
         acc[0][rr][v] = _mm256_set1_ps(bias ? bias[r0 + rr] : 0.0f);
+        #pragma GCC unroll 16
         for (int s = 1; s < SC; ++s) acc[s][rr][v] = _mm256_setzero_ps();
       }
     for (int32_t p = p0; p < p1; ++p) {
+      if (prefetch && r0 == 0 && p + kPrefetch < p_end) {
+        const float* pf = x + int64_t{indices[p + kPrefetch]} * C * ldx;
+        #pragma GCC unroll 16
+        for (int cc = 0; cc < C; ++cc)
+          #pragma GCC unroll 16
+          for (int v = 0; v < NV; v += 2)
+            _mm_prefetch(reinterpret_cast<const char*>(pf + cc * ldx + 8 * v), _MM_HINT_T0);
+      }
       const float* xb = x + int64_t{indices[p]} * C * ldx;
       const float* w = values + int64_t{p} * (R * C) + r0 * C;
+      #pragma GCC unroll 16
       for (int cc = 0; cc < C; ++cc) {
         __m256 xv[NV];
+        #pragma GCC unroll 16
         for (int v = 0; v < NV; ++v)
           xv[v] = (kMask && v == NV - 1) ? _mm256_maskload_ps(xb + cc * ldx + 8 * v, mask)
                                          : _mm256_loadu_ps(xb + cc * ldx + 8 * v);
+        #pragma GCC unroll 16
         for (int rr = 0; rr < RS; ++rr) {
           const __m256 wb = _mm256_broadcast_ss(w + rr * C + cc);
+          #pragma GCC unroll 16
           for (int v = 0; v < NV; ++v)
             acc[cc % SC][rr][v] = _mm256_fmadd_ps(wb, xv[v], acc[cc % SC][rr][v]);
         }
       }
     }
+    #pragma GCC unroll 16
     for (int rr = 0; rr < RS; ++rr)
+      #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) {
         __m256 s = acc[0][rr][v];
+        #pragma GCC unroll 16
         for (int q = 1; q < SC; ++q) s = _mm256_add_ps(s, acc[q][rr][v]);
         s = clamp(s, vmin, vmax);
         float* out = y + (r0 + rr) * ldy + 8 * v;
@@ -69,19 +89,20 @@ void bsrmm(SPARSE_RT_F32_BSRMM_PARAMS) {
   constexpr int kSC1 = RS < 4 ? C : 1;
   const __m256 vmin = _mm256_set1_ps(out_min), vmax = _mm256_set1_ps(out_max);
   const __m256i none = _mm256_setzero_si256();
+  const int32_t p_end = indptr[mb];
   for (int64_t ib = 0; ib < mb; ++ib) {
     const int32_t p0 = indptr[ib], p1 = indptr[ib + 1];
     const float* b = bias ? bias + ib * R : nullptr;
     float* yb = y + ib * R * ldy;
     int64_t j = 0;
     for (; j + 8 * NV <= n; j += 8 * NV)
-      block_row_tile<R, C, RS, NV, SC, false>(p0, p1, indices, values, x + j, ldx, b, yb + j, ldy,
+      block_row_tile<R, C, RS, NV, SC, false>(p0, p1, p_end, n == 8 * NV, indices, values, x + j, ldx, b, yb + j, ldy,
                                               vmin, vmax, none);
     for (; j + 8 <= n; j += 8)
-      block_row_tile<R, C, RS, 1, kSC1, false>(p0, p1, indices, values, x + j, ldx, b, yb + j,
+      block_row_tile<R, C, RS, 1, kSC1, false>(p0, p1, p_end, n == 8, indices, values, x + j, ldx, b, yb + j,
                                                ldy, vmin, vmax, none);
     if (j < n)
-      block_row_tile<R, C, RS, 1, kSC1, true>(p0, p1, indices, values, x + j, ldx, b, yb + j, ldy,
+      block_row_tile<R, C, RS, 1, kSC1, true>(p0, p1, p_end, n < 8, indices, values, x + j, ldx, b, yb + j, ldy,
                                               vmin, vmax, tail_mask(n - j));
   }
 }
@@ -115,20 +136,26 @@ void bsrmv_col(SPARSE_RT_F32_BSRMM_PARAMS) {
     } else {
       constexpr int V = R / 8;
       __m256 a[2][V];
+      #pragma GCC unroll 16
       for (int u = 0; u < 2; ++u)
+        #pragma GCC unroll 16
         for (int v = 0; v < V; ++v) a[u][v] = _mm256_setzero_ps();
       for (; p + 2 <= p1; p += 2)
+        #pragma GCC unroll 16
         for (int u = 0; u < 2; ++u) {
           const __m256 xb = _mm256_set1_ps(x[indices[p + u]]);
+          #pragma GCC unroll 16
           for (int v = 0; v < V; ++v)
             a[u][v] = _mm256_fmadd_ps(_mm256_loadu_ps(values + int64_t{p + u} * R + 8 * v), xb, a[u][v]);
         }
       if (p < p1) {
         const __m256 xb = _mm256_set1_ps(x[indices[p]]);
+        #pragma GCC unroll 16
         for (int v = 0; v < V; ++v)
           a[0][v] = _mm256_fmadd_ps(_mm256_loadu_ps(values + int64_t{p} * R + 8 * v), xb, a[0][v]);
       }
       const __m256 lo = _mm256_set1_ps(out_min), hi = _mm256_set1_ps(out_max);
+      #pragma GCC unroll 16
       for (int v = 0; v < V; ++v) {
         __m256 s = _mm256_add_ps(a[0][v], a[1][v]);
         if (b) s = _mm256_add_ps(s, _mm256_loadu_ps(b + 8 * v));
@@ -205,7 +232,7 @@ void f32_bsrmv8x1_8x1__avx2(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmv_col<8>(SPARSE_RT
 void f32_bsrmv16x1_16x1__avx2(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmv_col<16>(SPARSE_RT_BSRMM_ARGS); }
 // <R, C, rows per pass, vectors per row, partial sums>
 void f32_bsrmm1x4_1x8__avx2(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<1, 4, 1, 1, 4>(SPARSE_RT_BSRMM_ARGS); }
-void f32_bsrmm1x4_1x32__avx2(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<1, 4, 1, 4, 1>(SPARSE_RT_BSRMM_ARGS); }
+void f32_bsrmm1x4_1x32__avx2(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<1, 4, 1, 4, 2>(SPARSE_RT_BSRMM_ARGS); }
 void f32_bsrmm4x1_4x8__avx2(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<4, 1, 4, 1, 1>(SPARSE_RT_BSRMM_ARGS); }
 void f32_bsrmm4x1_4x16__avx2(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<4, 1, 4, 2, 1>(SPARSE_RT_BSRMM_ARGS); }
 void f32_bsrmm4x4_4x8__avx2(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<4, 4, 4, 1, 1>(SPARSE_RT_BSRMM_ARGS); }

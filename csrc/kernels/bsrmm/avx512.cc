@@ -22,35 +22,55 @@ inline __m256 clamp8(__m256 v, float lo, float hi) {
   return _mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), v));
 }
 
+constexpr int32_t kPrefetch = 8;  // blocks ahead whose rows of x are prefetched
+
 template <int R, int C, int RS, int NV, int SC, bool kMask>
-inline void block_row_tile(int32_t p0, int32_t p1, const int32_t* indices, const float* values,
+inline void block_row_tile(int32_t p0, int32_t p1, int32_t p_end, bool prefetch, const int32_t* indices, const float* values,
                            const float* x, int64_t ldx, const float* bias, float* y, int64_t ldy,
                            __m512 vmin, __m512 vmax, __mmask16 mask) {
   for (int r0 = 0; r0 < R; r0 += RS) {
     __m512 acc[SC][RS][NV];
+    #pragma GCC unroll 16
     for (int rr = 0; rr < RS; ++rr)
+      #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) {
         acc[0][rr][v] = _mm512_set1_ps(bias ? bias[r0 + rr] : 0.0f);
+        #pragma GCC unroll 16
         for (int s = 1; s < SC; ++s) acc[s][rr][v] = _mm512_setzero_ps();
       }
     for (int32_t p = p0; p < p1; ++p) {
+      if (prefetch && r0 == 0 && p + kPrefetch < p_end) {
+        const float* pf = x + int64_t{indices[p + kPrefetch]} * C * ldx;
+        #pragma GCC unroll 16
+        for (int cc = 0; cc < C; ++cc)
+          #pragma GCC unroll 16
+          for (int v = 0; v < NV; v += 1)
+            _mm_prefetch(reinterpret_cast<const char*>(pf + cc * ldx + 16 * v), _MM_HINT_T0);
+      }
       const float* xb = x + int64_t{indices[p]} * C * ldx;
       const float* w = values + int64_t{p} * (R * C) + r0 * C;
+      #pragma GCC unroll 16
       for (int cc = 0; cc < C; ++cc) {
         __m512 xv[NV];
+        #pragma GCC unroll 16
         for (int v = 0; v < NV; ++v)
           xv[v] = (kMask && v == NV - 1) ? _mm512_maskz_loadu_ps(mask, xb + cc * ldx + 16 * v)
                                          : _mm512_loadu_ps(xb + cc * ldx + 16 * v);
+        #pragma GCC unroll 16
         for (int rr = 0; rr < RS; ++rr) {
           const __m512 wb = _mm512_set1_ps(w[rr * C + cc]);
+          #pragma GCC unroll 16
           for (int v = 0; v < NV; ++v)
             acc[cc % SC][rr][v] = _mm512_fmadd_ps(wb, xv[v], acc[cc % SC][rr][v]);
         }
       }
     }
+    #pragma GCC unroll 16
     for (int rr = 0; rr < RS; ++rr)
+      #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) {
         __m512 s = acc[0][rr][v];
+        #pragma GCC unroll 16
         for (int q = 1; q < SC; ++q) s = _mm512_add_ps(s, acc[q][rr][v]);
         s = clamp(s, vmin, vmax);
         float* out = y + (r0 + rr) * ldy + 16 * v;
@@ -66,19 +86,20 @@ template <int R, int C, int RS, int NV, int SC>
 void bsrmm(SPARSE_RT_F32_BSRMM_PARAMS) {
   constexpr int kSC1 = RS < 4 ? C : 1;  // partial sums for the 16-column remainder tiles
   const __m512 vmin = _mm512_set1_ps(out_min), vmax = _mm512_set1_ps(out_max);
+  const int32_t p_end = indptr[mb];
   for (int64_t ib = 0; ib < mb; ++ib) {
     const int32_t p0 = indptr[ib], p1 = indptr[ib + 1];
     const float* b = bias ? bias + ib * R : nullptr;
     float* yb = y + ib * R * ldy;
     int64_t j = 0;
     for (; j + 16 * NV <= n; j += 16 * NV)
-      block_row_tile<R, C, RS, NV, SC, false>(p0, p1, indices, values, x + j, ldx, b, yb + j, ldy,
+      block_row_tile<R, C, RS, NV, SC, false>(p0, p1, p_end, n == 16 * NV, indices, values, x + j, ldx, b, yb + j, ldy,
                                               vmin, vmax, 0);
     for (; j + 16 <= n; j += 16)
-      block_row_tile<R, C, RS, 1, kSC1, false>(p0, p1, indices, values, x + j, ldx, b, yb + j,
+      block_row_tile<R, C, RS, 1, kSC1, false>(p0, p1, p_end, n == 16, indices, values, x + j, ldx, b, yb + j,
                                                ldy, vmin, vmax, 0);
     if (j < n)
-      block_row_tile<R, C, RS, 1, kSC1, true>(p0, p1, indices, values, x + j, ldx, b, yb + j, ldy,
+      block_row_tile<R, C, RS, 1, kSC1, true>(p0, p1, p_end, n < 16, indices, values, x + j, ldx, b, yb + j, ldy,
                                               vmin, vmax,
                                               static_cast<__mmask16>((1u << (n - j)) - 1u));
   }
@@ -101,7 +122,7 @@ void bsrmv_col(SPARSE_RT_F32_BSRMM_PARAMS) {
       } else if constexpr (G == 2) {
         return _mm512_insertf32x8(_mm512_set1_ps(x[indices[q]]), _mm256_set1_ps(x[indices[q + 1]]), 1);
       } else {
-        const __m128 xs = _mm_i32gather_ps(x, _mm_loadu_si128(reinterpret_cast<const __m128i*>(indices + q)), 4);
+        const __m128 xs = _mm_setr_ps(x[indices[q]], x[indices[q + 1]], x[indices[q + 2]], x[indices[q + 3]]);
         return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(xs));
       }
     };
@@ -131,6 +152,31 @@ void bsrmv_col(SPARSE_RT_F32_BSRMM_PARAMS) {
       if (b) v = _mm_add_ps(v, _mm_loadu_ps(b));
       _mm_storeu_ps(yb, clamp4(v, out_min, out_max));
     }
+  }
+}
+
+// Batch 1, 4 x 1 blocks: two blocks per 256-bit vector, x broadcast per 128-bit half (measured
+// faster here than four blocks per 512-bit vector, whose x vector needs a cross-lane permute).
+void bsrmv_4x1(SPARSE_RT_F32_BSRMM_PARAMS) {
+  (void)n; (void)ldx; (void)ldy;
+  for (int64_t ib = 0; ib < mb; ++ib) {
+    const int32_t p1 = indptr[ib + 1];
+    int32_t p = indptr[ib];
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m128 a2 = _mm_setzero_ps();
+    auto xv = [&](int32_t q) {
+      return _mm256_set_m128(_mm_set1_ps(x[indices[q + 1]]), _mm_set1_ps(x[indices[q]]));
+    };
+    for (; p + 4 <= p1; p += 4) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(values + int64_t{p} * 4), xv(p), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(values + int64_t{p + 2} * 4), xv(p + 2), a1);
+    }
+    for (; p < p1; ++p)
+      a2 = _mm_fmadd_ps(_mm_loadu_ps(values + int64_t{p} * 4), _mm_set1_ps(x[indices[p]]), a2);
+    const __m256 s = _mm256_add_ps(a0, a1);
+    __m128 v = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)), a2);
+    if (bias) v = _mm_add_ps(v, _mm_loadu_ps(bias + ib * 4));
+    _mm_storeu_ps(y + ib * 4, clamp4(v, out_min, out_max));
   }
 }
 
@@ -194,13 +240,13 @@ void bsrmv_1x4(SPARSE_RT_F32_BSRMM_PARAMS) {
 
 #define SPARSE_RT_BSRMM_ARGS mb, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max
 void f32_bsrmv1x4_1x1__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmv_1x4(SPARSE_RT_BSRMM_ARGS); }
-void f32_bsrmv4x1_4x1__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmv_col<4>(SPARSE_RT_BSRMM_ARGS); }
+void f32_bsrmv4x1_4x1__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmv_4x1(SPARSE_RT_BSRMM_ARGS); }
 void f32_bsrmv4x4_4x1__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmv_4x4(SPARSE_RT_BSRMM_ARGS); }
 void f32_bsrmv8x1_8x1__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmv_col<8>(SPARSE_RT_BSRMM_ARGS); }
 void f32_bsrmv16x1_16x1__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmv_col<16>(SPARSE_RT_BSRMM_ARGS); }
 // <R, C, rows per pass, vectors per row, partial sums>
 void f32_bsrmm1x4_1x16__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<1, 4, 1, 1, 4>(SPARSE_RT_BSRMM_ARGS); }
-void f32_bsrmm1x4_1x64__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<1, 4, 1, 4, 1>(SPARSE_RT_BSRMM_ARGS); }
+void f32_bsrmm1x4_1x64__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<1, 4, 1, 4, 2>(SPARSE_RT_BSRMM_ARGS); }
 void f32_bsrmm4x1_4x16__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<4, 1, 4, 1, 1>(SPARSE_RT_BSRMM_ARGS); }
 void f32_bsrmm4x1_4x64__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<4, 1, 4, 4, 1>(SPARSE_RT_BSRMM_ARGS); }
 void f32_bsrmm4x4_4x16__avx512(SPARSE_RT_F32_BSRMM_PARAMS) { bsrmm<4, 4, 4, 1, 1>(SPARSE_RT_BSRMM_ARGS); }

@@ -122,6 +122,7 @@ void CsrLinear::linear(const float* x, int64_t n, float* y, int threads) const {
   if (n < 0) throw InvalidArgument("CsrLinear: negative batch size");
   const int64_t m = mm_.rows, k = mm_.cols;
   if (n == 0 || m == 0) return;
+  if ((!x && k > 0) || !y) throw InvalidArgument("CsrLinear: x and y must not be null");
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   const int parts = threads_for(threads, m, (mm_.nnz() + m) * n);
   if (n == 1) {
@@ -170,6 +171,7 @@ void BsrLinear::linear(const float* x, int64_t n, float* y, int threads) const {
   const int64_t m = w_.rows, k = w_.cols, r = w_.block_rows;
   const int64_t mb = m / r, bsize = r * w_.block_cols;
   if (n == 0 || m == 0) return;
+  if ((!x && k > 0) || !y) throw InvalidArgument("BsrLinear: x and y must not be null");
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   const dispatch::BsrmmKernel& kern = dispatch::select_bsrmm(isa_, w_.block_rows, w_.block_cols, n);
   const int parts = threads_for(threads, mb, (w_.num_blocks() * bsize + m) * n);

@@ -15,7 +15,7 @@ namespace sparse_rt::ops {
 namespace {
 
 constexpr int64_t kTileRows = 64;          // rows per kernel call in the batched path
-constexpr int64_t kMinWorkPerThread = 1 << 15;  // multiply-adds below which a thread is not worth it
+constexpr int64_t kMinWorkPerThread = 1 << 17;  // multiply-adds (~30 us) below which a thread does not pay for its fork
 
 void check_bias(const std::vector<float>& bias, int64_t rows, const char* who) {
   if (!bias.empty() && static_cast<int64_t>(bias.size()) != rows)

@@ -271,3 +271,22 @@ def test_property_random_shapes(m, k, n, s, fmt, act, with_bias, seed, isa, thre
     finally:
         sparse_rt.set_isa(old_isa)
         sparse_rt.set_num_threads(old_threads)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_two_threads_split_large_layers(isa, restore_runtime):
+    # Large enough that the ops split rows (and the transpose of x) between 2 threads; the
+    # small cases above run on one thread by design (too little work per thread).
+    sparse_rt.set_isa(isa)
+    rng = np.random.default_rng(17)
+    w = _weight_for((1024, 1024), 0.5, None, seed=5)
+    wb = _weight_for((1024, 1024), 0.5, (4, 4), seed=6)
+    bias = rng.standard_normal(1024).astype(np.float32)
+    for fmt, block, weight in [("csr", None, w), ("bsr", (4, 4), wb), ("bsr", (16, 1), w), ("bsr", (1, 4), w)]:
+        for threads in (1, 2):
+            sparse_rt.set_num_threads(threads)
+            layer = Linear(weight, bias, activation="relu", format=fmt, block=block)
+            for n in (1, 3, 64):
+                x = rng.standard_normal((n, 1024)).astype(np.float32)
+                case = f"isa={isa} threads={threads} {fmt} {block} n={n}"
+                assert_close(layer(x), reference(x, weight, bias, "relu"), x, weight, case)

@@ -68,15 +68,18 @@ class Scratch {
 };
 
 // The batched path shared by CSR and BSR. unit_rows: rows of W per unit (1 or the block
-// height); run(u0, u1, xt, tile) computes units [u0, u1) into tile ((u1-u0)*unit_rows x n).
+// height); run(u0, u1, xt, j0, nj, tile) computes units [u0, u1) for batch columns [j0, j0+nj)
+// into tile ((u1-u0)*unit_rows x nj). Threads split the units (balanced by stored values) when
+// there are enough of them, else the batch columns (multiples of 16).
 template <typename Run>
-void batched_linear(base::Isa isa, const float* x, int64_t n, int64_t k, int64_t m, float* y, int parts,
-                    const int32_t* indptr, int64_t units, int64_t unit_rows, int64_t per_entry,
-                    Run run) {
+void batched_linear(base::Isa isa, const float* x, int64_t n, int64_t k, int64_t m, float* y,
+                    int parts, const int32_t* indptr, int64_t units, int64_t unit_rows,
+                    int64_t per_entry, Run run) {
   thread_local Scratch xt_buf;
   float* xt = xt_buf.get(k * n);
   const int64_t tile_units = std::max<int64_t>(1, kTileRows / unit_rows);
   const kernels::F32TransposeFn transpose = dispatch::select_transpose(isa).fn;
+  const bool split_batch = units < 4 * parts && n >= 32 * parts;
 #pragma omp parallel num_threads(parts)
   {
     const int t = omp_get_thread_num();
@@ -87,16 +90,25 @@ void batched_linear(base::Isa isa, const float* x, int64_t n, int64_t k, int64_t
     c1 = std::min(k, c1 * 8);
     if (c1 > c0) transpose(n, c1 - c0, x + c0, k, xt + c0 * n, n);
 #pragma omp barrier
-    // 2. units balanced by non-zeros; each chunk computed into a tile, then transposed into y.
+    // 2. this thread's units and batch columns; chunks of units computed into a tile, then
+    //    transposed into y while the tile is in L1.
+    int64_t u0 = 0, u1 = units, j0 = 0, j1 = n;
+    if (split_batch) {
+      base::split_range((n + 15) / 16, parts, t, &j0, &j1);
+      j0 = std::min(n, j0 * 16);
+      j1 = std::min(n, j1 * 16);
+    } else {
+      u0 = balanced_unit(indptr, units, per_entry, parts, t);
+      u1 = balanced_unit(indptr, units, per_entry, parts, t + 1);
+    }
+    const int64_t nj = j1 - j0;
     thread_local Scratch tile_buf;
-    float* tile = tile_buf.get(tile_units * unit_rows * n);
-    const int64_t u0 = balanced_unit(indptr, units, per_entry, parts, t);
-    const int64_t u1 = balanced_unit(indptr, units, per_entry, parts, t + 1);
-    for (int64_t ub = u0; ub < u1; ub += tile_units) {
+    float* tile = tile_buf.get(tile_units * unit_rows * std::max<int64_t>(nj, 1));
+    for (int64_t ub = u0; nj > 0 && ub < u1; ub += tile_units) {
       const int64_t ue = std::min(u1, ub + tile_units);
-      run(ub, ue, xt, tile);
+      run(ub, ue, xt, j0, nj, tile);
       const int64_t r0 = ub * unit_rows, nr = (ue - ub) * unit_rows;
-      transpose(nr, n, tile, n, y + r0, m);
+      transpose(nr, nj, tile, nj, y + j0 * m + r0, m);
     }
   }
 }
@@ -124,7 +136,8 @@ void CsrLinear::linear(const float* x, int64_t n, float* y, int threads) const {
   if (n == 0 || m == 0) return;
   if ((!x && k > 0) || !y) throw InvalidArgument("CsrLinear: x and y must not be null");
   const float* bias = bias_.empty() ? nullptr : bias_.data();
-  const int parts = threads_for(threads, m, (mm_.nnz() + m) * n);
+  // units that can go to threads: rows, or 32-column slices of a wide batch (see batched_linear)
+  const int parts = threads_for(threads, std::max(m, n / 32), (mm_.nnz() + m) * n);
   if (n == 1) {
     const void* idx = mv_.index_bits == 16 ? static_cast<const void*>(mv_.idx16.data())
                                            : static_cast<const void*>(mv_.idx32.data());
@@ -145,9 +158,9 @@ void CsrLinear::linear(const float* x, int64_t n, float* y, int threads) const {
   }
   const dispatch::CsrmmKernel& kern = dispatch::select_csrmm(isa_, n);
   batched_linear(isa_, x, n, k, m, y, parts, mm_.indptr.data(), m, 1, 1,
-                 [&](int64_t r0, int64_t r1, const float* xt, float* tile) {
-                   kern.fn(r1 - r0, n, mm_.indptr.data() + r0, mm_.indices.data(),
-                           mm_.data.data(), xt, n, bias ? bias + r0 : nullptr, tile, n,
+                 [&](int64_t r0, int64_t r1, const float* xt, int64_t j0, int64_t nj, float* tile) {
+                   kern.fn(r1 - r0, nj, mm_.indptr.data() + r0, mm_.indices.data(),
+                           mm_.data.data(), xt + j0, n, bias ? bias + r0 : nullptr, tile, nj,
                            clamp_.lo, clamp_.hi);
                  });
 }
@@ -174,7 +187,7 @@ void BsrLinear::linear(const float* x, int64_t n, float* y, int threads) const {
   if ((!x && k > 0) || !y) throw InvalidArgument("BsrLinear: x and y must not be null");
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   const dispatch::BsrmmKernel& kern = dispatch::select_bsrmm(isa_, w_.block_rows, w_.block_cols, n);
-  const int parts = threads_for(threads, mb, (w_.num_blocks() * bsize + m) * n);
+  const int parts = threads_for(threads, std::max(mb, n / 32), (w_.num_blocks() * bsize + m) * n);
   if (n == 1) {
     auto run = [&](int t) {
       const int64_t b0 = balanced_unit(w_.indptr.data(), mb, bsize, parts, t);
@@ -192,9 +205,10 @@ void BsrLinear::linear(const float* x, int64_t n, float* y, int threads) const {
     return;
   }
   batched_linear(isa_, x, n, k, m, y, parts, w_.indptr.data(), mb, r, bsize,
-                 [&](int64_t b0, int64_t b1, const float* xt, float* tile) {
-                   kern.fn(b1 - b0, n, w_.indptr.data() + b0, w_.indices.data(), w_.data.data(),
-                           xt, n, bias ? bias + b0 * r : nullptr, tile, n, clamp_.lo, clamp_.hi);
+                 [&](int64_t b0, int64_t b1, const float* xt, int64_t j0, int64_t nj, float* tile) {
+                   kern.fn(b1 - b0, nj, w_.indptr.data() + b0, w_.indices.data(), w_.data.data(),
+                           xt + j0, n, bias ? bias + b0 * r : nullptr, tile, nj, clamp_.lo,
+                           clamp_.hi);
                  });
 }
 

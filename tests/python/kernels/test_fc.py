@@ -290,3 +290,18 @@ def test_two_threads_split_large_layers(isa, restore_runtime):
                 x = rng.standard_normal((n, 1024)).astype(np.float32)
                 case = f"isa={isa} threads={threads} {fmt} {block} n={n}"
                 assert_close(layer(x), reference(x, weight, bias, "relu"), x, weight, case)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_two_threads_split_batch_of_few_rows(isa, restore_runtime):
+    # Few output rows and a wide batch: the ops split the batch columns between threads.
+    sparse_rt.set_isa(isa)
+    sparse_rt.set_num_threads(2)
+    rng = np.random.default_rng(23)
+    for fmt, block, shape in [("csr", None, (3, 700)), ("bsr", (4, 4), (4, 700)),
+                              ("bsr", (16, 1), (16, 512)), ("bsr", (1, 4), (2, 700))]:
+        w = _weight_for(shape, 0.3, block, seed=7)
+        layer = Linear(w, format=fmt, block=block)
+        for n in (250, 333, 1000):
+            x = rng.standard_normal((n, shape[1])).astype(np.float32)
+            assert_close(layer(x), reference(x, w, None, None), x, w, f"{isa} {fmt} {block} n={n}")

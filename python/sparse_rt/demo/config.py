@@ -63,7 +63,7 @@ class SpeedConfig:
     sparsities: tuple[float, ...] = (0.9,)
     batches: tuple[int, ...] = (1,)
     image_size: int = 112
-    min_runs: int = 5
+    min_runs: int = 3
     min_seconds: float = 0.3
 
 

@@ -86,7 +86,7 @@ def register(subparsers) -> None:
                    help="output folder (default: sparse_rt_demo/)")
     p.add_argument("--full", action="store_true",
                    help="every method x 0.5,0.7,0.8,0.9,0.95 x 3 seeds, 40 epochs; part 2 at "
-                        "224x224, batch 1 and 16, sparsity 0.7/0.9/0.95 (about an hour on 2 "
+                        "224x224, batch 1 and 16, sparsity 0.7/0.9/0.95 (tens of minutes on 2 "
                         "cores)")
     p.add_argument("--models", type=_choice_list("model", MODELS), metavar="LIST",
                    help=f"comma-separated, from {', '.join(MODELS)} (default: both)")

@@ -246,7 +246,7 @@ def plot_accuracy_vs_sparsity(agg, models, path, group="methods") -> str | None:
     if not methods:
         return None
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(models), figsize=(6.2 * len(models), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(max(8.0, 6.2 * len(models)), 4.6), squeeze=False)
     for ax, model in zip(axes[0], models):
         for method in methods:
             pts = sorted((a for a in agg if a["model"] == model and a["method"] == method),
@@ -270,7 +270,7 @@ def plot_accuracy_vs_sparsity(agg, models, path, group="methods") -> str | None:
     axes[0][-1].legend(fontsize=8, loc="lower left")
     title = ("Accuracy vs sparsity: pruning criteria" if group == "methods"
              else "Accuracy vs sparsity: schedules and retraining (magnitude, global)")
-    fig.suptitle(title + " (mean ± std over seeds)")
+    fig.suptitle(title + " (mean ± std over seeds)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -282,7 +282,7 @@ def plot_accuracy_vs_speedup(agg, models, path) -> str | None:
     if not methods:
         return None
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(models), figsize=(6.2 * len(models), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(max(8.0, 6.2 * len(models)), 4.6), squeeze=False)
     for ax, model in zip(axes[0], models):
         dense = _find(agg, model, "dense", 0.0)
         for method in methods:
@@ -313,7 +313,8 @@ def plot_accuracy_vs_speedup(agg, models, path) -> str | None:
         lo = min([100 * a["accuracy"] for a in agg if a["model"] == model] + [90])
         ax.set_ylim(max(0, lo - 2), 100.5)
     axes[0][-1].legend(fontsize=8, loc="lower left")
-    fig.suptitle("Accuracy vs measured speed-up (Blalock et al. style; labels: weights removed)")
+    fig.suptitle("Accuracy vs measured speed-up (Blalock et al. style; labels: weights removed)",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -336,7 +337,7 @@ def plot_speed(speed_rows, path) -> str | None:
         return None
     plt = _pyplot()
     batches = sorted({r["batch"] for r in speed_rows})
-    fig, axes = plt.subplots(1, len(batches), figsize=(7 * len(batches), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(batches), figsize=(max(8.0, 7 * len(batches)), 4.6), squeeze=False)
     for ax, b in zip(axes[0], batches):
         rs = [r for r in speed_rows if r["batch"] == b]
         labels = [r["pattern"] + ("" if r["pattern"] == "dense" else f"\n{r['sparsity']:.0%}")

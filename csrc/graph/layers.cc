@@ -365,12 +365,11 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerRepor
         cp.act = clamp_of(f.act);
         std::unique_ptr<ops::DirectConv2d> direct;
         std::unique_ptr<ops::DnnlConv2d> dnnl;
-        const bool depthwise = a.in_channels == a.groups;
         if (w.is_bsr)
           direct = std::make_unique<ops::DirectConv2d>(w.bsr, cp, std::move(bias));
         else if (!w.dense)
           direct = std::make_unique<ops::DirectConv2d>(w.csr, cp, std::move(bias));
-        else if (depthwise || !ops::have_onednn())
+        else if (!ops::prefer_onednn(cp))
           direct = ops::DirectConv2d::dense(w.values.data(), cp, std::move(bias));
         else
           dnnl = std::make_unique<ops::DnnlConv2d>(w.values.data(), cp, std::move(bias));

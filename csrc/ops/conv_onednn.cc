@@ -17,6 +17,7 @@ namespace sparse_rt::ops {
 #ifndef SPARSE_RT_HAVE_ONEDNN
 
 bool have_onednn() { return false; }
+bool prefer_onednn(const ConvParams&) { return false; }
 struct DnnlConv2d::Impl {};
 DnnlConv2d::DnnlConv2d(const float*, const ConvParams& p, std::vector<float>) : p_(p) {
   throw InvalidArgument("Conv2d: this build of sparse_rt has no oneDNN dense convolution");
@@ -47,6 +48,11 @@ struct Prim {
 }  // namespace
 
 bool have_onednn() { return true; }
+bool prefer_onednn(const ConvParams& p) {
+  const int64_t per_group = p.in_channels / p.groups;
+  const bool depthwise = per_group == 1 && p.out_channels == p.groups;  // jit depthwise kernels
+  return per_group >= 16 || depthwise;
+}
 
 struct DnnlConv2d::Impl {
   std::vector<float> w, bias;

@@ -112,6 +112,13 @@ void bind_conv(py::module_& m) {
       .def("__call__", &run_conv<ops::DnnlConv2d>, py::arg("x"));
 
   m.def("have_onednn", &ops::have_onednn);
+  m.def("prefer_onednn", [](int64_t in_channels, int64_t out_channels, int64_t groups) {
+    ops::ConvParams p;
+    p.in_channels = in_channels;
+    p.out_channels = out_channels;
+    p.groups = groups;
+    return ops::prefer_onednn(p);
+  });
   m.def("spconv_kernels", [] {
     py::list out;
     for (const auto& k : dispatch::spconv_kernels())

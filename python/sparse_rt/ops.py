@@ -280,6 +280,7 @@ class Conv2d:
                 return csr_or_bsr.to_dense()
             return np.ascontiguousarray(w4.reshape(rows, cols))
 
+        requested = format
         if format == "auto":
             if depthwise:
                 format = "dense"
@@ -291,6 +292,9 @@ class Conv2d:
                 else:
                     density = np.count_nonzero(w4) / w4.size if w4.size else 0.0
                 format = "csr" if density <= _AUTO_CONV_SPARSE_MAX_DENSITY else "dense"
+        if format == "dense" and requested == "auto" and not _core.prefer_onednn(
+                self.in_channels, rows, groups):
+            format = "direct"  # oneDNN would use its slow reference kernel here
         self.format = format
 
         if format == "csr":

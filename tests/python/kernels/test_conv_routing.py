@@ -1,0 +1,43 @@
+"""Dense convs go to oneDNN only where it has fast kernels (see ops::prefer_onednn)."""
+
+import numpy as np
+import pytest
+
+from sparse_rt import _core
+from sparse_rt.ops import Conv2d
+
+pytestmark = pytest.mark.skipif(not _core.have_onednn(), reason="built without oneDNN")
+
+
+def test_stem_conv_uses_direct_kernels():
+    # 3 input channels: oneDNN's reference implementation ran 100-3000x slower here.
+    conv = Conv2d(np.ones((64, 3, 7, 7), np.float32), stride=2, padding=3)
+    assert conv.format == "direct" and conv.kernel.startswith("f32_spconv_")
+
+
+def test_depthwise_and_wide_convs_use_onednn():
+    dw = Conv2d(np.ones((32, 1, 3, 3), np.float32), groups=32, padding=1)
+    wide = Conv2d(np.ones((64, 64, 3, 3), np.float32), padding=1)
+    assert dw.format == "dense" and dw.kernel == "f32_conv__onednn"
+    assert wide.format == "dense" and wide.kernel == "f32_conv__onednn"
+
+
+def test_explicit_dense_still_means_onednn():
+    assert Conv2d(np.ones((8, 3, 3, 3), np.float32), format="dense").kernel == "f32_conv__onednn"
+
+
+def test_executor_routes_the_stem_the_same_way(tmp_path):
+    import sparse_rt
+    from sparse_rt.format import encode_weight, write_model
+
+    w = np.random.default_rng(0).standard_normal((16, 3, 7, 7)).astype(np.float32)
+    doc = {"format": "sparse_rt", "format_version": 1, "producer": {"name": "test"},
+           "inputs": [{"name": "x", "shape": [None, 3, 32, 32], "dtype": "f32"}],
+           "outputs": [{"name": "y", "shape": [None, 16, 16, 16], "dtype": "f32"}],
+           "nodes": [{"name": "stem", "op": "conv2d", "inputs": ["x"], "outputs": ["y"],
+                      "attrs": {"in_channels": 3, "out_channels": 16, "kernel": [7, 7],
+                                "stride": [2, 2], "padding": [3, 3]},
+                      "weight": {"format": "dense", "shape": [16, 147]}}]}
+    write_model(tmp_path / "stem.sprt", doc, encode_weight("stem", w, "dense"))
+    report = sparse_rt.load(tmp_path / "stem.sprt").report()
+    assert report[0]["kernel"].startswith("f32_spconv_"), report

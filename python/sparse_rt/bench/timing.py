@@ -2,8 +2,12 @@
 
 Warm-up runs first (plans, caches, page faults), then timed runs until both a minimum count
 and a minimum wall time are reached. Reported: median (the figure to quote), p90, mean, std,
-and a noise flag when the spread is large — these machines are shared, so compare ratios
-measured in one run and repeat.
+the median absolute deviation (MAD), and a noise flag when the spread is large — these machines
+are shared, so compare ratios measured in one run and repeat.
+
+The noise flag uses a robust spread, 1.4826·MAD / median (the MAD scaled to estimate the
+standard deviation of normal data): one descheduled run inflates ``std`` but leaves the
+median, the figure quoted, where it was, so it should not flag a result.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-NOISY_CV = 0.15   # coefficient of variation (std / median) above which a result is flagged
+NOISY_CV = 0.15   # robust coefficient of variation (1.4826·MAD / median) flagged as noisy
 
 
 @dataclass(frozen=True)
@@ -24,13 +28,19 @@ class Timing:
     std_ms: float
     min_ms: float
     runs: int
+    mad_ms: float = 0.0  # median absolute deviation from the median
+
+    @property
+    def spread(self) -> float:
+        """Robust coefficient of variation: 1.4826·MAD / median."""
+        return 1.4826 * self.mad_ms / self.median_ms if self.median_ms > 0 else 0.0
 
     @property
     def noisy(self) -> bool:
-        return self.median_ms > 0 and self.std_ms / self.median_ms > NOISY_CV
+        return self.spread > NOISY_CV
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "noisy": self.noisy}
+        return {**asdict(self), "spread": self.spread, "noisy": self.noisy}
 
 
 def time_callable(fn, *, warmup: int = 2, min_runs: int = 10, min_seconds: float = 0.5,
@@ -53,5 +63,6 @@ def time_callable(fn, *, warmup: int = 2, min_runs: int = 10, min_seconds: float
                                       (elapsed >= min_seconds or elapsed >= max_seconds)):
             break
     a = np.asarray(times)
-    return Timing(float(np.median(a)), float(np.percentile(a, 90)), float(a.mean()),
-                  float(a.std()), float(a.min()), len(times))
+    med = float(np.median(a))
+    return Timing(med, float(np.percentile(a, 90)), float(a.mean()), float(a.std()),
+                  float(a.min()), len(times), float(np.median(np.abs(a - med))))

@@ -319,12 +319,14 @@ def _channel_size(model, example_shape, match):
 
 
 def channel_prune(model, example_shape, *, sparsity: float | None, match: str = "flops",
-                  amount: float | None = None, iterations: int = 12):
+                  amount: float | None = None, max_evals: int = 6, rtol: float = 0.03):
     """Physically remove channels (prune.channels, L1 filter norm, every conv/linear).
 
     With ``amount`` given, that fraction of each channel group is removed. Otherwise the amount
-    is found by bisection so the smaller model's FLOPs (or parameters) match
-    :func:`channel_target` as closely as channels allow. Returns (smaller model, info).
+    is searched so the smaller model's FLOPs (or parameters) match :func:`channel_target` as
+    closely as channels allow: a first guess from size ∝ (1 - amount)², then regula falsi on
+    the bracket, stopping within ``rtol`` or after ``max_evals`` models. Returns (smaller
+    model, info).
     """
     from sparse_rt import prune
 
@@ -340,21 +342,29 @@ def channel_prune(model, example_shape, *, sparsity: float | None, match: str = 
         return smaller, {"channel_amount": amount, "match": None, "target": None,
                          "achieved": _channel_size(smaller, example_shape, "flops")}
     target = channel_target(model, example_shape, sparsity, match)
-    lo, hi = 0.0, 0.99
-    best = (abs(_channel_size(model, example_shape, match) - target), 0.0, model)
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        smaller = cut(mid)
+    full = _channel_size(model, example_shape, match)
+    lo, f_lo = 0.0, full            # size decreases with the amount
+    hi, f_hi = 0.99, None
+    best = (abs(full - target), 0.0, model, full)
+    a = min(0.98, max(0.0, 1.0 - (target / full) ** 0.5))
+    for _ in range(max_evals):
+        smaller = cut(a)
         size = _channel_size(smaller, example_shape, match)
         if abs(size - target) < best[0]:
-            best = (abs(size - target), mid, smaller)
+            best = (abs(size - target), a, smaller, size)
+        if abs(size - target) <= rtol * target:
+            break
         if size > target:
-            lo = mid
+            lo, f_lo = a, size
         else:
-            hi = mid
-    _, a, smaller = best
-    return smaller, {"channel_amount": a, "match": match, "target": target,
-                     "achieved": _channel_size(smaller, example_shape, match)}
+            hi, f_hi = a, size
+        if f_hi is None:       # no upper bracket yet: step towards the top
+            a = (a + hi) / 2
+        else:                  # regula falsi, kept inside the bracket
+            a = lo + (hi - lo) * (f_lo - target) / max(f_lo - f_hi, 1e-12)
+            a = min(max(a, lo + 0.1 * (hi - lo)), hi - 0.1 * (hi - lo))
+    _, a, smaller, size = best
+    return smaller, {"channel_amount": a, "match": match, "target": target, "achieved": size}
 
 
 def prune_reference(model, pattern: Pattern, sparsity: float, example_shape, *,

@@ -51,8 +51,10 @@ CASES = _grid(MODELS, BATCHES, SPARSITIES, PATTERNS, 224)
 HEADLINE = [c for c in CASES if c.batch == 1 and c.sparsity in (0.0, 0.9)
             and c.model in ("resnet18", "resnet50", "mobilenet_v1")]
 
-_TINY_WIDTH = {"resnet18": (("width", 8),), "resnet50": (("width", 8),),
-               "mobilenet_v1": (("width_mult", 0.25),), "mobilenet_v2": (("width_mult", 0.25),)}
+_TINY_WIDTH = {"resnet18": (("width", 8), ("num_classes", 10)),
+               "resnet50": (("width", 8), ("num_classes", 10)),
+               "mobilenet_v1": (("width_mult", 0.25), ("num_classes", 10)),
+               "mobilenet_v2": (("width_mult", 0.25), ("num_classes", 10))}
 TINY_CASES = _grid(("resnet18", "mobilenet_v2"), (1,), (0.0, 0.9), PATTERNS, 32,
                    lambda m: _TINY_WIDTH[m])
 

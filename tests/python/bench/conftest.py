@@ -15,7 +15,19 @@ import sparse_rt
 pytest.importorskip("torch")
 
 # quick timing for tests: correctness of the tool, not the numbers
-FAST = ["--warmup", "1", "--min-runs", "3", "--min-time", "0.01", "--no-measure", "--no-onnx"]
+# one thread: on a shared 2-core machine torch's 2-thread barriers stall for milliseconds
+FAST = ["--warmup", "1", "--min-runs", "3", "--min-time", "0.01", "--no-measure", "--no-onnx",
+        "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture
@@ -30,6 +42,7 @@ def fast_opts(runtime):
 
     def make(**kw):
         kw.setdefault("measure", False)
+        kw.setdefault("threads", 1)
         kw.setdefault("onnx", False)
         kw.setdefault("timing", TimingOptions(warmup=1, min_runs=3, min_seconds=0.01))
         return BenchOptions(**kw)

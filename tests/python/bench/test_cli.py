@@ -39,8 +39,7 @@ def _check_common(r, batch, threads):
 
 
 def test_bench_digits_mlp_json(cli_json):
-    r = cli_json("bench", "digits_mlp", "--sparsity", "0.8", "--batch", "4", "--threads", "1",
-                 "--torch-csr", "on")
+    r = cli_json("bench", "digits_mlp", "--sparsity", "0.8", "--batch", "4", "--torch-csr", "on")
     _check_common(r, 4, 1)
     assert r["source"] == "reference" and r["input_shape"] == [4, 64]
     assert r["pruning"]["pattern"] == "unstructured" and r["pruning"]["sparsity"] == 0.8

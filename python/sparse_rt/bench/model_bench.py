@@ -576,7 +576,10 @@ def per_layer(runtime_model, path, x, flops: ModelFlops, timing: TimingOptions, 
     by_name = {layer.name: layer for layer in flops.layers}
     if hasattr(runtime_model, "profile") and hasattr(runtime_model, "report"):
         report = list(runtime_model.report())
-        prof = runtime_model.profile(x, repeat=max(timing.min_runs, 20))
+        # as many runs as the timing method would make (from a first estimate), 20..2000
+        est = runtime_model.profile(x, repeat=3)["total_ms"]
+        repeat = int(min(2000, max(timing.min_runs, 20, timing.min_seconds * 1e3 / max(est, 1e-3))))
+        prof = runtime_model.profile(x, repeat=repeat)
         rows = []
         for r, ms in zip(report, prof["layers_ms"]):
             lf = by_name.get(r["name"])
@@ -696,6 +699,8 @@ def bench_reference(name: str, pattern="unstructured", sparsity: float | None = 
                   "environment": environment(threads)}
         t, rt_model = time_sparse_rt(path, x, opts.timing)
         result["sparse_rt"] = _entry(t, opts.batch, flops.useful(opts.batch))
+        if opts.per_layer:  # before torch / ONNX Runtime start their own thread pools
+            result["per_layer"] = per_layer(rt_model, path, x, flops, opts.timing, tmp)
 
         key = (name, tuple(shape), opts.batch, threads, opts.seed,
                tuple(sorted(opts.model_kwargs.items())))
@@ -739,8 +744,6 @@ def bench_reference(name: str, pattern="unstructured", sparsity: float | None = 
                 baselines["onnxruntime"] = _entry(ot, opts.batch, version=ov,
                                                   name=f"ONNX Runtime {ov} (CPU), dense")
         result["baselines"] = baselines
-        if opts.per_layer:
-            result["per_layer"] = per_layer(rt_model, path, x, flops, opts.timing, tmp)
         return _finish(result, flops, baseline_dense, opts.batch)
 
 

@@ -75,8 +75,10 @@ def test_bench_per_layer_json(cli_json):
     names = [layer["name"] for layer in pl["layers"]]
     assert {"conv1.0", "conv2.0", "fc1", "fc2"} <= set(names)
     for layer in pl["layers"]:
-        assert layer["median_ms"] > 0 and layer["format"]
-        assert layer["useful_flops"] <= layer["dense_flops"]
+        assert layer["median_ms"] >= 0 and layer["useful_flops"] <= layer["dense_flops"] or \
+            layer["op"] not in ("conv2d", "linear")
+        if layer["op"] in ("conv2d", "linear"):
+            assert layer["format"] and layer["median_ms"] > 0
 
 
 def test_bench_file_with_baseline(cli_json, tmp_path, fast_opts):

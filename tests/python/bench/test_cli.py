@@ -130,3 +130,14 @@ def test_json_is_plain_json(cli):
     assert code == 0
     r = json.loads(out)
     assert json.loads(json.dumps(r)) == r
+
+
+def test_onnxruntime_baseline_names_its_version(cli_json):
+    ort = pytest.importorskip("onnxruntime")
+    r = cli_json("bench", "digits_cnn", "--sparsity", "0.5", "--warmup", "1", "--min-runs", "3",
+                 "--min-time", "0.01", "--no-measure", "--threads", "1", fast=False)
+    b = r["baselines"]["onnxruntime"]
+    assert b["version"] == ort.__version__ == r["environment"]["onnxruntime"]
+    assert ort.__version__ in b["name"] and b["median_ms"] > 0
+    assert r["speedup"]["vs_onnxruntime"] == pytest.approx(
+        b["median_ms"] / r["sparse_rt"]["median_ms"])

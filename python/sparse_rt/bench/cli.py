@@ -77,6 +77,8 @@ def register(subparsers) -> None:
                    help="add each layer's time, format and kernel")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--save", default=None, help="keep the pruned model file at this path")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bars (on stderr)")
     _add_common(p, min_time=1.0)
     p.set_defaults(func=_cmd_bench)
 
@@ -130,13 +132,13 @@ def _cmd_bench(args) -> int:
         if given:
             raise ValueError(f"{', '.join(given)} apply to reference model names, not to the "
                              f"file {args.model!r}")
-        opts = _options(args, per_layer=args.per_layer)
+        opts = _options(args, per_layer=args.per_layer, progress=args.progress)
         result = bench_file(args.model, opts, baseline=args.baseline)
     else:
         if args.baseline is not None:
             raise ValueError(f"--baseline {args.baseline!r} applies to .sprt files only")
         opts = _options(args, per_layer=args.per_layer, channel_amount=args.channel_amount,
-                        save=args.save)
+                        save=args.save, progress=args.progress)
         result = bench_reference(args.model, args.pattern, args.sparsity, opts)
     if args.json:
         print(json.dumps(result, indent=2, default=_json_default))
@@ -161,7 +163,7 @@ def _cmd_compare(args) -> int:
         patterns = [p.strip() for p in args.patterns.split(",") if p.strip()]
     else:
         patterns = FULL_PATTERNS if args.full else DEFAULT_PATTERNS
-    opts = _options(args)
+    opts = _options(args, progress=args.progress)
     sweep = run_compare(args.model, sparsities, patterns, opts, out_dir=args.out,
                         per_layer=args.per_layer, progress=args.progress)
     print(sweep["summary_text"])

@@ -146,6 +146,7 @@ class BenchOptions:
     model_kwargs: dict = field(default_factory=dict)  # e.g. {"width": 8} for tiny variants
     timing: TimingOptions = field(default_factory=TimingOptions)
     save: str | None = None             # keep the pruned model file here
+    progress: bool = False              # tqdm bars (export format choice, channel search)
 
     def __post_init__(self):
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
@@ -319,7 +320,8 @@ def _channel_size(model, example_shape, match):
 
 
 def channel_prune(model, example_shape, *, sparsity: float | None, match: str = "flops",
-                  amount: float | None = None, max_evals: int = 6, rtol: float = 0.03):
+                  amount: float | None = None, max_evals: int = 6, rtol: float = 0.03,
+                  progress: bool = False):
     """Physically remove channels (prune.channels, L1 filter norm, every conv/linear).
 
     With ``amount`` given, that fraction of each channel group is removed. Otherwise the amount
@@ -347,9 +349,16 @@ def channel_prune(model, example_shape, *, sparsity: float | None, match: str = 
     hi, f_hi = 0.99, None
     best = (abs(full - target), 0.0, model, full)
     a = min(0.98, max(0.0, 1.0 - (target / full) ** 0.5))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max_evals, desc=f"matching channel {match}", unit="model", leave=False)
     for _ in range(max_evals):
         smaller = cut(a)
         size = _channel_size(smaller, example_shape, match)
+        if bar:
+            bar.update(1)
         if abs(size - target) < best[0]:
             best = (abs(size - target), a, smaller, size)
         if abs(size - target) <= rtol * target:
@@ -363,13 +372,15 @@ def channel_prune(model, example_shape, *, sparsity: float | None, match: str = 
         else:                  # regula falsi, kept inside the bracket
             a = lo + (hi - lo) * (f_lo - target) / max(f_lo - f_hi, 1e-12)
             a = min(max(a, lo + 0.1 * (hi - lo)), hi - 0.1 * (hi - lo))
+    if bar:
+        bar.close()
     _, a, smaller, size = best
     return smaller, {"channel_amount": a, "match": match, "target": target, "achieved": size}
 
 
 def prune_reference(model, pattern: Pattern, sparsity: float, example_shape, *,
                     match: str = "flops", channel_amount: float | None = None,
-                    scope: str = "layer"):
+                    scope: str = "layer", progress: bool = False):
     """A pruned copy of ``model`` (masks made permanent) and a dict describing the pruning.
 
     unstructured: prune.magnitude(scope=scope) — "layer" (default) prunes ``sparsity`` of every
@@ -387,7 +398,7 @@ def prune_reference(model, pattern: Pattern, sparsity: float, example_shape, *,
         if sparsity == 0 and channel_amount is None:
             return prune.copy_model(model), {**info, "channel_amount": 0.0}
         smaller, extra = channel_prune(model, example_shape, sparsity=sparsity, match=match,
-                                       amount=channel_amount)
+                                       amount=channel_amount, progress=progress)
         return smaller, {**info, **extra}
     pruned = prune.copy_model(model)
     if sparsity > 0 or pattern.kind == "n:m":
@@ -412,7 +423,8 @@ def export_file(model, example_shape, batch, path, opts: BenchOptions, *, format
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return sparse_rt.export(model, example, path, format=format or opts.format,
-                                verify=opts.verify, measure=opts.measure)
+                                verify=opts.verify, measure=opts.measure,
+                                progress=opts.progress and opts.measure)
 
 
 # --------------------------------------------------------------------------------------------
@@ -686,7 +698,8 @@ def bench_reference(name: str, pattern="unstructured", sparsity: float | None = 
     with fixed_threads(opts.threads) as threads, tempfile.TemporaryDirectory() as tmp:
         torch.set_num_threads(threads)
         pruned, info = prune_reference(model, pattern, sparsity, shape, match=opts.match,
-                                       channel_amount=opts.channel_amount, scope=opts.scope)
+                                       channel_amount=opts.channel_amount, scope=opts.scope,
+                                       progress=opts.progress)
         path = opts.save or os.path.join(tmp, "pruned.sprt")
         export_file(pruned, shape, opts.batch, path, opts)
         x = _input(shape, opts.batch, opts.seed)

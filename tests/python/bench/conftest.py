@@ -17,7 +17,7 @@ pytest.importorskip("torch")
 # quick timing for tests: correctness of the tool, not the numbers
 # one thread: on a shared 2-core machine torch's 2-thread barriers stall for milliseconds
 FAST = ["--warmup", "1", "--min-runs", "3", "--min-time", "0.01", "--no-measure", "--no-onnx",
-        "--threads", "1"]
+        "--threads", "1", "--no-progress"]
 
 
 @pytest.fixture(autouse=True)

@@ -135,7 +135,8 @@ def test_json_is_plain_json(cli):
 def test_onnxruntime_baseline_names_its_version(cli_json):
     ort = pytest.importorskip("onnxruntime")
     r = cli_json("bench", "digits_cnn", "--sparsity", "0.5", "--warmup", "1", "--min-runs", "3",
-                 "--min-time", "0.01", "--no-measure", "--threads", "1", fast=False)
+                 "--min-time", "0.01", "--no-measure", "--threads", "1", "--no-progress",
+                 fast=False)
     b = r["baselines"]["onnxruntime"]
     assert b["version"] == ort.__version__ == r["environment"]["onnxruntime"]
     assert ort.__version__ in b["name"] and b["median_ms"] > 0

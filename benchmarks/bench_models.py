@@ -9,7 +9,8 @@ Each case runs ``sparse_rt.bench.model_bench.bench_reference`` (the code behind
 process with the timing method), then pytest-benchmark times the same loaded model again for
 its own statistics. ``extra_info`` holds the latency (our median), useful and dense-equivalent
 GFLOP/s, the torch ratio, the speedups, ISA and threads. Threads: SPARSE_RT_NUM_THREADS
-(default: physical cores).
+(default: physical cores). SPARSE_RT_BENCH_TINY=1 runs the tiny test variants instead (a
+smoke run of the suite in seconds).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from benchmarks.cases_models import CASES, DENSE_VS_TORCH_MAX, TARGETS_MS
+from benchmarks.cases_models import CASES, DENSE_VS_TORCH_MAX, TARGETS_MS, TINY_CASES
 
 pytest.importorskip("torch")
 pytest.importorskip("pytest_benchmark")
@@ -40,13 +41,17 @@ _DENSE: dict = {}
 _TORCH: dict = {}
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+_SELECTED = TINY_CASES if os.environ.get("SPARSE_RT_BENCH_TINY") == "1" else CASES
+
+
+@pytest.mark.parametrize("case", _SELECTED, ids=lambda c: c.id)
 def test_model(benchmark, case):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.sprt")
         opts = BenchOptions(batch=case.batch, input_size=case.input_size,
                             model_kwargs=dict(case.model_kwargs), onnx=False, save=path,
-                            timing=TimingOptions(warmup=3, min_runs=10, min_seconds=1.0))
+                            timing=TimingOptions(warmup=3, min_runs=10,
+                                                 min_seconds=0.05 if case in TINY_CASES else 1.0))
         r = bench_reference(case.model, case.pattern, case.sparsity, opts, dense_cache=_DENSE,
                             torch_dense_cache=_TORCH)
         model = load_runtime(path)

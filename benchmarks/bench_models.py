@@ -38,7 +38,6 @@ if not hasattr(sparse_rt, "load"):
     pytest.skip("this build has no sparse_rt.load (model runtime)", allow_module_level=True)
 
 _DENSE: dict = {}
-_TORCH: dict = {}
 
 
 _SELECTED = TINY_CASES if os.environ.get("SPARSE_RT_BENCH_TINY") == "1" else CASES
@@ -52,8 +51,7 @@ def test_model(benchmark, case):
                             model_kwargs=dict(case.model_kwargs), onnx=False, save=path,
                             timing=TimingOptions(warmup=3, min_runs=10,
                                                  min_seconds=0.05 if case in TINY_CASES else 1.0))
-        r = bench_reference(case.model, case.pattern, case.sparsity, opts, dense_cache=_DENSE,
-                            torch_dense_cache=_TORCH)
+        r = bench_reference(case.model, case.pattern, case.sparsity, opts, dense_cache=_DENSE)
         model = load_runtime(path)
         x = np.random.default_rng(0).standard_normal(r["input_shape"]).astype(np.float32)
         model(x)

@@ -57,7 +57,7 @@ def run_compare(model: str, sparsities, patterns, opts: BenchOptions | None = No
     top = {}
     for p, s in points:
         top[p.label] = max(top.get(p.label, 0.0), s)
-    dense_cache, torch_cache = {}, {}
+    dense_cache = {}
     results = []
     bar = _bar(len(points) + 1, f"compare {model}", progress)
     with fixed_threads(opts.threads) as threads:
@@ -65,8 +65,7 @@ def run_compare(model: str, sparsities, patterns, opts: BenchOptions | None = No
         dense_opts = BenchOptions(**{**base.__dict__, "per_layer": per_layer})
         if bar:
             bar.set_postfix_str("dense")
-        dense = bench_reference(model, "unstructured", 0.0, dense_opts, dense_cache=dense_cache,
-                                torch_dense_cache=torch_cache)
+        dense = bench_reference(model, "unstructured", 0.0, dense_opts, dense_cache=dense_cache)
         dense["pruning"]["pattern"] = "dense"
         results.append(dense)
         if bar:
@@ -79,8 +78,7 @@ def run_compare(model: str, sparsities, patterns, opts: BenchOptions | None = No
             o = BenchOptions(**{**base.__dict__,
                                 "per_layer": per_layer and s == top[p.label],
                                 "onnx": base.onnx and p.kind == "channel"})
-            results.append(bench_reference(model, p, s, o, dense_cache=dense_cache,
-                                           torch_dense_cache=torch_cache))
+            results.append(bench_reference(model, p, s, o, dense_cache=dense_cache))
             if bar:
                 bar.update(1)
         env = environment(threads)

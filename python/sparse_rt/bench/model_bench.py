@@ -10,12 +10,14 @@ docs/benchmarks.md). torch is imported only where a torch model is involved.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import datetime
 import os
 import platform
 import re
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ import numpy as np
 
 from ..format import encode_weight, read_model, write_model
 from .flops import WEIGHTED_OPS, ModelFlops, model_flops, theoretical_speedup
-from .timing import Timing, time_callable
+from .timing import Timing, time_alternating, time_callable
 
 SCHEMA = "sparse_rt.bench/1"
 
@@ -125,6 +127,11 @@ class TimingOptions:
     def time(self, fn) -> Timing:
         return time_callable(fn, warmup=self.warmup, min_runs=self.min_runs,
                              min_seconds=self.min_seconds, max_seconds=self.max_seconds)
+
+    def time_side_by_side(self, fns) -> list:
+        """Alternating blocks of runs (timing.time_alternating): for ratios."""
+        return time_alternating(fns, warmup=self.warmup, min_runs=self.min_runs,
+                                min_seconds=self.min_seconds, max_seconds=self.max_seconds)
 
 
 @dataclass
@@ -677,12 +684,12 @@ def _finish(result: dict, flops: ModelFlops, baseline_dense: int, batch: int) ->
 
 
 def bench_reference(name: str, pattern="unstructured", sparsity: float | None = None,
-                    opts: BenchOptions | None = None, *, dense_cache: dict | None = None,
-                    torch_dense_cache: dict | None = None) -> dict:
+                    opts: BenchOptions | None = None, *, dense_cache: dict | None = None) -> dict:
     """Prune reference model ``name`` with ``pattern`` to ``sparsity``, export, run and time it
     against the unpruned model dense in sparse_rt, torch eager (pruned and unpruned), torch
-    CSR for linear layers and ONNX Runtime. ``dense_cache`` / ``torch_dense_cache`` (dicts)
-    let a sweep measure the dense baselines once."""
+    CSR for linear layers and ONNX Runtime. Pairs whose ratio is reported (pruned vs dense in
+    sparse_rt, pruned vs unpruned in torch) are timed side by side in alternating blocks.
+    ``dense_cache`` (a dict) lets a sweep export and load the dense model once."""
     import torch
 
     opts = opts or BenchOptions()
@@ -710,38 +717,48 @@ def bench_reference(name: str, pattern="unstructured", sparsity: float | None = 
                                               "file_bytes": os.path.getsize(path),
                                               "formats": _formats(flops)},
                   "environment": environment(threads)}
-        t, rt_model = time_sparse_rt(path, x, opts.timing)
-        result["sparse_rt"] = _entry(t, opts.batch, flops.useful(opts.batch))
-        if opts.per_layer:  # before torch / ONNX Runtime start their own thread pools
-            result["per_layer"] = per_layer(rt_model, path, x, flops, opts.timing, tmp)
-
         key = (name, tuple(shape), opts.batch, threads, opts.seed,
                tuple(sorted(opts.model_kwargs.items())))
-        dense_cache = {} if dense_cache is None else dense_cache
-        if key not in dense_cache:
-            dpath = os.path.join(tmp, "dense.sprt")
+        own_cache = dense_cache is None
+        dense_cache = {} if own_cache else dense_cache
+        if key not in dense_cache:  # the unpruned model, every layer dense: exported once
+            where = tmp
+            if not own_cache:  # kept for the caller's later calls; removed at exit
+                where = tempfile.mkdtemp(prefix="sparse_rt_bench_")
+                atexit.register(shutil.rmtree, where, ignore_errors=True)
+            dpath = os.path.join(where, "dense.sprt")
             export_file(model, shape, opts.batch, dpath, opts, format="dense")
             dflops = model_flops(dpath)
-            dt, _ = time_sparse_rt(dpath, x, opts.timing)
-            dense_cache[key] = (_entry(dt, opts.batch, dflops.useful(opts.batch)),
-                                dflops.dense(opts.batch))
-        result["sparse_rt_dense"], baseline_dense = dense_cache[key]
+            dense_cache[key] = (load_runtime(dpath), dflops)
+        dense_rt, dflops = dense_cache[key]
+        baseline_dense = dflops.dense(opts.batch)
+        rt_model = load_runtime(path)
+        rt_model(x)
+        dense_rt(x)
+        # the pruned and the dense model side by side, sparse_rt first: torch and ONNX Runtime
+        # start their own thread pools later
+        t, dt = opts.timing.time_side_by_side([lambda: rt_model(x), lambda: dense_rt(x)])
+        result["sparse_rt"] = _entry(t, opts.batch, flops.useful(opts.batch))
+        result["sparse_rt_dense"] = _entry(dt, opts.batch, dflops.useful(opts.batch))
+        if opts.per_layer:
+            result["per_layer"] = per_layer(rt_model, path, x, flops, opts.timing, tmp)
 
         baselines = {}
         if opts.torch:
             tv = torch.__version__
-            torch_dense_cache = {} if torch_dense_cache is None else torch_dense_cache
-            if key not in torch_dense_cache:
-                torch_dense_cache[key] = _entry(time_torch(model, x, opts.timing), opts.batch,
-                                                name=f"torch {tv} eager, unpruned model",
-                                                version=tv)
-            baselines["torch_eager_dense"] = torch_dense_cache[key]
-            if pattern.kind == "channel" or sparsity > 0 or pattern.kind == "n:m":
-                baselines["torch_eager"] = _entry(time_torch(pruned, x, opts.timing), opts.batch,
-                                                  name=f"torch {tv} eager, this pruned model",
-                                                  version=tv)
-            else:
-                baselines["torch_eager"] = baselines["torch_eager_dense"]
+            same = pattern.kind != "channel" and sparsity == 0 and pattern.kind != "n:m"
+            xt = torch.from_numpy(x)
+            with torch.inference_mode():
+                if same:
+                    tp = td = opts.timing.time(lambda: model(xt))
+                else:
+                    tp, td = opts.timing.time_side_by_side([lambda: pruned(xt), lambda: model(xt)])
+            baselines["torch_eager_dense"] = _entry(td, opts.batch,
+                                                    name=f"torch {tv} eager, unpruned model",
+                                                    version=tv)
+            baselines["torch_eager"] = (baselines["torch_eager_dense"] if same else
+                                        _entry(tp, opts.batch, version=tv,
+                                               name=f"torch {tv} eager, this pruned model"))
             linear_share = (sum(lf.useful_flops for lf in flops.weighted if lf.op == "linear")
                             / max(1, flops.useful()))
             use_csr = opts.torch_csr == "on" or (opts.torch_csr == "auto" and linear_share >= 0.5)
@@ -785,13 +802,15 @@ def bench_file(path, opts: BenchOptions | None = None, *, baseline=None) -> dict
                   "export": {"format": None, "measured": None, "file_bytes": os.path.getsize(path),
                              "formats": _formats(flops)},
                   "environment": environment(threads)}
-        t, rt_model = time_sparse_rt(path, x, opts.timing)
-        result["sparse_rt"] = _entry(t, opts.batch, flops.useful(opts.batch))
         dense_src = baseline if baseline is not None else path
         dpath = densify_file(dense_src, os.path.join(tmp, "dense.sprt"))
-        dt, _ = time_sparse_rt(dpath, x, opts.timing)
+        rt_model, dense_rt = load_runtime(path), load_runtime(dpath)
+        rt_model(x)
+        dense_rt(x)
+        t, dt = opts.timing.time_side_by_side([lambda: rt_model(x), lambda: dense_rt(x)])
+        result["sparse_rt"] = _entry(t, opts.batch, flops.useful(opts.batch))
         result["sparse_rt_dense"] = _entry(dt, opts.batch, model_flops(dpath).useful(opts.batch))
-        result["baselines"] = {}  # torch baselines need the torch model: use a reference name
         if opts.per_layer:
             result["per_layer"] = per_layer(rt_model, path, x, flops, opts.timing, tmp)
+        result["baselines"] = {}  # torch baselines need the torch model: use a reference name
         return _finish(result, flops, baseline_dense, opts.batch)

@@ -5,6 +5,9 @@ and a minimum wall time are reached. Reported: median (the figure to quote), p90
 the median absolute deviation (MAD), and a noise flag when the spread is large — these machines
 are shared, so compare ratios measured in one run and repeat.
 
+``time_alternating`` is the same method for several callables measured side by side (blocks
+of runs taking turns), used whenever a ratio is reported.
+
 The noise flag uses a robust spread, 1.4826·MAD / median (the MAD scaled to estimate the
 standard deviation of normal data): one descheduled run inflates ``std`` but leaves the
 median, the figure quoted, where it was, so it should not flag a result.
@@ -66,3 +69,50 @@ def time_callable(fn, *, warmup: int = 2, min_runs: int = 10, min_seconds: float
     med = float(np.median(a))
     return Timing(med, float(np.percentile(a, 90)), float(a.mean()), float(a.std()),
                   float(a.min()), len(times), float(np.median(np.abs(a - med))))
+
+
+def time_alternating(fns, *, block: int = 5, warmup: int = 2, min_runs: int = 10,
+                     min_seconds: float = 0.5, max_runs: int = 10_000,
+                     max_seconds: float = 30.0) -> list:
+    """The same method for several callables measured side by side, for their ratios.
+
+    After each callable's warm-up, blocks of ``block`` timed runs of each callable take turns
+    (the first run of every block is an untimed re-warm: the caches and thread pools belong to
+    the previous callable), until every callable has ``min_runs`` timed runs and
+    ``min_seconds`` of them, or ``max_runs`` / ``max_seconds`` (per callable, after the
+    minimum count) are reached. On a shared machine the load drifts during a measurement;
+    alternating spreads that drift over all callables instead of biasing whichever ran in
+    the busy moment, so the ratio of the medians is what to quote. Returns one
+    :class:`Timing` per callable.
+    """
+    fns = list(fns)
+    if not fns:
+        raise ValueError("time_alternating needs at least one callable")
+    if min_runs < 1 or warmup < 0 or block < 1:
+        raise ValueError(f"need min_runs >= 1, warmup >= 0 and block >= 1, got {min_runs}, "
+                         f"{warmup}, {block}")
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    spent = [0.0 for _ in fns]
+    while True:
+        for i, fn in enumerate(fns):
+            fn()  # re-warm after the other callables ran
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fn()
+                dt = time.perf_counter() - t0
+                times[i].append(dt * 1e3)
+                spent[i] += dt
+        n = min(len(t) for t in times)
+        if n >= max_runs or (n >= min_runs and (min(spent) >= min_seconds or
+                                                max(spent) >= max_seconds)):
+            break
+    out = []
+    for t in times:
+        a = np.asarray(t)
+        med = float(np.median(a))
+        out.append(Timing(med, float(np.percentile(a, 90)), float(a.mean()), float(a.std()),
+                          float(a.min()), len(t), float(np.median(np.abs(a - med)))))
+    return out

@@ -43,3 +43,16 @@ def test_nm_fixes_sparsity():
     assert parse_pattern("2:4").fixed_sparsity == 0.5
     assert parse_pattern("1:4").fixed_sparsity == 0.75
     assert parse_pattern("unstructured").fixed_sparsity is None
+
+
+def test_time_alternating_takes_turns_in_blocks():
+    from sparse_rt.bench.timing import time_alternating
+
+    log = []
+    ta, tb = time_alternating([lambda: log.append("a"), lambda: log.append("b")], block=3,
+                              warmup=1, min_runs=6, min_seconds=0.0)
+    assert ta.runs == tb.runs == 6
+    # warm-up a, warm-up b, then per round: one re-warm + 3 timed runs of each, in turn
+    assert "".join(log) == "ab" + "aaaabbbb" * 2
+    with pytest.raises(ValueError, match="block"):
+        time_alternating([lambda: None], block=0)

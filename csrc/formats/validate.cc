@@ -28,6 +28,17 @@ void validate_compressed(const std::string& what, int64_t outer, int64_t inner,
   // column count a (possibly hostile) caller declares.
   std::vector<int32_t> row;
   for (int64_t i = 0; i < outer; ++i) {
+    // Fast path: a row whose indices are in range and strictly increasing (the canonical form
+    // every model file has) has no duplicates; only other rows are sorted.
+    bool increasing = true;
+    for (int64_t p = indptr[i]; p < indptr[i + 1]; ++p) {
+      const int32_t j = indices[p];
+      if (j < 0 || j >= inner || (p > indptr[i] && j <= indices[p - 1])) {
+        increasing = false;
+        break;
+      }
+    }
+    if (increasing) continue;
     row.assign(indices + indptr[i], indices + indptr[i + 1]);
     for (size_t q = 0; q < row.size(); ++q) {
       int32_t j = row[q];

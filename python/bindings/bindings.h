@@ -17,6 +17,7 @@ using I32Array = py::array_t<int32_t, py::array::c_style>;
 void register_errors(py::module_& m);
 void bind_formats(py::module_& m);
 void bind_ops(py::module_& m);
+void bind_model(py::module_& m);
 
 // Copies a contiguous 1-D array; throws InvalidArgument naming `what` on a wrong rank.
 template <typename T>

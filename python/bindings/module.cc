@@ -40,4 +40,5 @@ PYBIND11_MODULE(_core, m) {
 
   sparse_rt::bindings::bind_formats(m);
   sparse_rt::bindings::bind_ops(m);
+  sparse_rt::bindings::bind_model(m);
 }

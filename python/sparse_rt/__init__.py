@@ -25,6 +25,7 @@ from .runtime import (  # noqa: E402
 )
 from . import ops  # noqa: E402
 from .exporter import ExportVerificationError, UnsupportedOpError, export  # noqa: E402
+from .model import Model, load  # noqa: E402
 
 _core._init()
 
@@ -34,10 +35,12 @@ __all__ = [
     "BSR",
     "ExportVerificationError",
     "CSR",
+    "Model",
     "ModelFormatError",
     "get_isa",
     "get_num_threads",
     "export",
+    "load",
     "ops",
     "runtime_info",
     "set_isa",

@@ -115,15 +115,16 @@ def _reject_constant(name):
 
 
 def _json_depth_ok(value: Any) -> bool:
+    """Objects and lists nest at most MAX_JSON_DEPTH deep (the outermost is level 1; scalars
+    add no level, docs/format.md §2.1)."""
     stack = [(value, 1)]
     while stack:
         v, d = stack.pop()
+        if not isinstance(v, (dict, list)):
+            continue
         if d > MAX_JSON_DEPTH:
             return False
-        if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values())
-        elif isinstance(v, list):
-            stack.extend((x, d + 1) for x in v)
+        stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
     return True
 
 

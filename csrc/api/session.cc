@@ -1,0 +1,133 @@
+#include "sparse_rt/session.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "api/model_impl.h"
+#include "sparse_rt/status.h"
+
+namespace sparse_rt {
+namespace {
+
+std::string expected_shape(const ValueSpec& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.shape.size(); ++i)
+    r += (i ? ", " : "") + (s.shape[i] < 0 ? std::string("N") : std::to_string(s.shape[i]));
+  return r + "]";
+}
+
+std::string dims_string(const std::vector<int64_t>& v) {
+  std::string r = "[";
+  for (size_t d = 0; d < v.size(); ++d) r += (d ? ", " : "") + std::to_string(v[d]);
+  return r + "]";
+}
+
+// 64-byte aligned float buffer that only grows.
+struct Buffer {
+  std::unique_ptr<float[]> raw;
+  float* data = nullptr;
+  int64_t capacity = 0;
+  void ensure(int64_t floats) {
+    if (floats <= capacity) return;
+    raw.reset(new float[static_cast<size_t>(floats + 16)]);
+    const uintptr_t a = reinterpret_cast<uintptr_t>(raw.get());
+    data = raw.get() + ((64 - a % 64) % 64) / sizeof(float);
+    capacity = floats;
+  }
+};
+
+}  // namespace
+
+struct Session::State {
+  Buffer arena, scratch;
+  bool profiling = false;
+  RunProfile profile;
+};
+
+Session::Session(std::shared_ptr<const Model> model)
+    : model_(std::move(model)), state_(std::make_unique<State>()) {
+  if (!model_) throw InvalidArgument("Session: model is null");
+}
+
+Session::~Session() = default;
+
+void Session::set_profiling(bool on) { state_->profiling = on; }
+const RunProfile& Session::last_profile() const { return state_->profile; }
+
+std::vector<std::vector<int64_t>> Session::output_shapes(int64_t batch) const {
+  std::vector<std::vector<int64_t>> r;
+  for (const ValueSpec& s : model_->outputs()) {
+    std::vector<int64_t> sh = s.shape;
+    sh[0] = batch;
+    r.push_back(std::move(sh));
+  }
+  return r;
+}
+
+int64_t Session::validate_inputs(const std::vector<Tensor>& inputs) const {
+  const Model::Impl& m = model_->impl();
+  const auto& specs = m.inputs;
+  if (inputs.size() != specs.size())
+    throw InvalidArgument("Session::run: the model takes " + std::to_string(specs.size()) +
+                          " input(s), got " + std::to_string(inputs.size()));
+  int64_t batch = -1;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const ValueSpec& s = specs[i];
+    const std::vector<int64_t>& sh = inputs[i].shape();
+    bool ok = sh.size() == s.shape.size() && sh[0] >= 0;
+    for (size_t d = 0; ok && d < sh.size(); ++d)
+      if (s.shape[d] >= 0 && sh[d] != s.shape[d]) ok = false;
+    if (!ok)
+      throw InvalidArgument("input '" + s.name + "' has shape " + inputs[i].shape_string() +
+                            ", expected " + expected_shape(s));
+    if (batch >= 0 && sh[0] != batch)
+      throw InvalidArgument("input '" + s.name + "' has batch " + std::to_string(sh[0]) +
+                            ", other inputs have " + std::to_string(batch));
+    batch = sh[0];
+    if (!inputs[i].data() && inputs[i].numel() > 0)
+      throw InvalidArgument("input '" + s.name + "' has no data");
+  }
+  return batch < 0 ? 0 : batch;
+}
+
+std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
+  // validate first so the batch is known, then allocate outputs
+  std::vector<Tensor> outs;
+  for (auto& s : output_shapes(validate_inputs(inputs))) outs.push_back(Tensor::zeros(s));
+  run(inputs, outs);
+  return outs;
+}
+
+void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Model::Impl& m = model_->impl();
+  const graph::Plan& plan = *m.plan;
+  const int64_t batch = validate_inputs(inputs);
+  std::vector<const float*> in_ptrs;
+  for (const Tensor& t : inputs) in_ptrs.push_back(t.data());
+  const auto want = output_shapes(batch);
+  if (outputs.size() != want.size())
+    throw InvalidArgument("Session::run: expected " + std::to_string(want.size()) +
+                          " output tensor(s), got " + std::to_string(outputs.size()));
+  for (size_t i = 0; i < want.size(); ++i)
+    if (outputs[i].shape() != want[i] || (!outputs[i].data() && outputs[i].numel() > 0))
+      throw InvalidArgument("output '" + m.outputs[i].name + "' has shape " +
+                            outputs[i].shape_string() + ", expected " +
+                            dims_string(want[i]));
+  if (batch == 0) return;
+  State& st = *state_;
+  st.arena.ensure(plan.arena_per_sample * batch);
+  st.scratch.ensure(plan.scratch_floats);
+  const int threads = model_->num_threads();
+  std::vector<const float*> res =
+      graph::execute(plan, in_ptrs.data(), batch, st.arena.data, st.scratch.data, threads,
+                     st.profiling ? &st.profile.layer_ms : nullptr);
+  for (size_t i = 0; i < res.size(); ++i)
+    if (outputs[i].data() != res[i])
+      std::memmove(outputs[i].data(), res[i], static_cast<size_t>(outputs[i].numel()) * sizeof(float));
+  if (st.profiling)
+    st.profile.total_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace sparse_rt

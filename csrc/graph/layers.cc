@@ -1,0 +1,354 @@
+#include "graph/layers.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "ops/conv2d_fallback.h"
+#include "ops/elementwise.h"
+#include "ops/linear.h"
+#include "ops/pool.h"
+#include "sparse_rt/status.h"
+
+namespace sparse_rt::graph {
+namespace {
+
+// A conv/linear weight in a form the ops take: dense row-major or CSR. BSR is expanded to CSR
+// (its stored values, in order: bounded by the bytes in the file).
+struct PackedWeight {
+  bool dense = false;
+  std::vector<float> values;  // dense: rows * cols
+  CsrMatrix csr;
+};
+
+PackedWeight pack_weight(const Weight& w) {
+  PackedWeight p;
+  if (w.format == WeightFormat::kDense) {
+    p.dense = true;
+    p.values.assign(w.data, w.data + w.rows * w.cols);
+    return p;
+  }
+  CsrMatrix& c = p.csr;
+  c.rows = w.rows;
+  c.cols = w.cols;
+  if (w.format == WeightFormat::kCsr) {
+    c.data.assign(w.data, w.data + w.nnz);
+    c.indices.assign(w.indices, w.indices + w.nnz);
+    c.indptr.assign(w.indptr, w.indptr + w.rows + 1);
+    return p;
+  }
+  const int64_t r = w.br, cc = w.bc, brows = w.rows / r;
+  const int64_t total = w.nnz * r * cc;
+  if (total > INT32_MAX)
+    throw InvalidArgument("a BSR weight with " + std::to_string(total) +
+                          " stored values exceeds the int32 CSR index range");
+  c.data.reserve(static_cast<size_t>(total));
+  c.indices.reserve(static_cast<size_t>(total));
+  c.indptr.assign(static_cast<size_t>(w.rows + 1), 0);
+  for (int64_t b = 0; b < brows; ++b)
+    for (int64_t i = 0; i < r; ++i) {
+      for (int32_t p2 = w.indptr[b]; p2 < w.indptr[b + 1]; ++p2)
+        for (int64_t j = 0; j < cc; ++j) {
+          c.data.push_back(w.data[(p2 * r + i) * cc + j]);
+          c.indices.push_back(static_cast<int32_t>(w.indices[p2] * cc + j));
+        }
+      c.indptr[b * r + i + 1] = static_cast<int32_t>(c.data.size());
+    }
+  return p;
+}
+
+int64_t weight_bytes_of(const PackedWeight& p) {
+  if (p.dense) return static_cast<int64_t>(p.values.size() * 4);
+  return static_cast<int64_t>(p.csr.data.size() * 8 + p.csr.indptr.size() * 4);
+}
+
+// Folds y = x * scale[o] + shift[o] into rows o of the weight and into the bias.
+void fold_affine(PackedWeight& w, std::vector<float>& bias, int64_t rows, const double* scale,
+                 const double* shift) {
+  if (w.dense) {
+    const int64_t cols = static_cast<int64_t>(w.values.size()) / std::max<int64_t>(rows, 1);
+    for (int64_t o = 0; o < rows; ++o)
+      for (int64_t k = 0; k < cols; ++k)
+        w.values[o * cols + k] = static_cast<float>(w.values[o * cols + k] * scale[o]);
+  } else {
+    for (int64_t o = 0; o < rows; ++o)
+      for (int32_t p = w.csr.indptr[o]; p < w.csr.indptr[o + 1]; ++p)
+        w.csr.data[p] = static_cast<float>(w.csr.data[p] * scale[o]);
+  }
+  std::vector<float> b(rows);
+  for (int64_t o = 0; o < rows; ++o)
+    b[o] = static_cast<float>((bias.empty() ? 0.0 : double(bias[o])) * scale[o] + shift[o]);
+  bias = std::move(b);
+}
+
+// scale/shift of a batch_norm in double precision.
+void bn_affine(const Node& bn, std::vector<double>* scale, std::vector<double>* shift) {
+  const int64_t c = bn.attrs.channels;
+  scale->resize(c);
+  shift->resize(c);
+  for (int64_t i = 0; i < c; ++i) {
+    if (bn.attrs.bn_stats) {
+      (*scale)[i] = double(bn.gamma[i]) / std::sqrt(double(bn.var[i]) + bn.attrs.eps);
+      (*shift)[i] = double(bn.beta[i]) - double(bn.mean[i]) * (*scale)[i];
+    } else {
+      (*scale)[i] = bn.scale[i];
+      (*shift)[i] = bn.shift[i];
+    }
+  }
+}
+
+Activation clamp_of(Act act) {
+  if (act == Act::kRelu) return Activation::kRelu;
+  if (act == Act::kRelu6) return Activation::kRelu6;
+  return Activation::kNone;
+}
+bool needs_epilogue(Act act) { return act == Act::kHardswish || act == Act::kSigmoid; }
+
+std::string format_string(const Weight& w) {
+  if (w.format == WeightFormat::kBsr)
+    return "bsr " + std::to_string(w.br) + "x" + std::to_string(w.bc);
+  return format_name(w.format);
+}
+
+// Threads worth using for `flops` of work: a parallel region costs microseconds (far more on a
+// loaded machine), so small layers run on the calling thread.
+int threads_for(int64_t flops, int threads) {
+  constexpr int64_t kPerThread = int64_t{1} << 18;
+  if (flops < 2 * kPerThread) return 1;
+  return static_cast<int>(std::min<int64_t>(threads, flops / kPerThread));
+}
+
+// ---- layers ---------------------------------------------------------------------------------
+
+class ConvLayer : public Layer {
+ public:
+  ConvLayer(std::unique_ptr<ops::Conv2dFallback> op, int64_t flops)
+      : op_(std::move(op)), flops_(flops) {}
+  int64_t scratch_floats() const override { return op_->scratch_floats(); }
+  void run(const float* const* ins, float* y, int64_t batch, float* scratch,
+           int threads) const override {
+    op_->run(ins[0], batch, y, scratch, threads_for(flops_ * batch, threads));
+  }
+
+ private:
+  std::unique_ptr<ops::Conv2dFallback> op_;
+  int64_t flops_;  // per sample, incl. im2col traffic
+};
+
+class LinearLayer : public Layer {
+ public:
+  LinearLayer(PackedWeight w, int64_t rows, int64_t cols, std::vector<float> bias, Act act)
+      : rows_(rows), flops_(2 * (w.dense ? rows * cols : w.csr.nnz()) + rows), act_(act) {
+    if (w.dense)
+      dense_ = std::make_unique<ops::DenseLinear>(std::move(w.values), rows, cols,
+                                                  std::move(bias), clamp_of(act));
+    else
+      csr_ = std::make_unique<ops::CsrMatmul>(std::move(w.csr), std::move(bias), clamp_of(act));
+  }
+  const char* kernel() const { return dense_ ? dense_->kernel_name() : csr_->kernel_name(); }
+  void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
+    threads = threads_for(flops_ * batch, threads);
+    if (dense_) dense_->linear(ins[0], batch, y, threads);
+    else csr_->linear(ins[0], batch, y, threads);
+    if (needs_epilogue(act_)) ops::activation(act_, y, y, batch * rows_, threads);
+  }
+
+ private:
+  int64_t rows_, flops_;
+  Act act_;
+  std::unique_ptr<ops::DenseLinear> dense_;
+  std::unique_ptr<ops::CsrMatmul> csr_;
+};
+
+class AffineLayer : public Layer {  // unfolded batch_norm
+ public:
+  AffineLayer(std::vector<float> scale, std::vector<float> shift, int64_t inner)
+      : scale_(std::move(scale)), shift_(std::move(shift)), inner_(inner) {}
+  void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
+    ops::channel_affine(ins[0], y, batch, static_cast<int64_t>(scale_.size()), inner_,
+                        scale_.data(), shift_.data(), threads);
+  }
+
+ private:
+  std::vector<float> scale_, shift_;
+  int64_t inner_;
+};
+
+class ActLayer : public Layer {
+ public:
+  ActLayer(Act act, int64_t numel) : act_(act), numel_(numel) {}
+  void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
+    ops::activation(act_, ins[0], y, batch * numel_, threads);
+  }
+
+ private:
+  Act act_;
+  int64_t numel_;
+};
+
+class AddLayer : public Layer {
+ public:
+  AddLayer(Act act, int64_t numel) : act_(act), numel_(numel) {}
+  void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
+    ops::add(ins[0], ins[1], y, batch * numel_, act_, threads);
+  }
+
+ private:
+  Act act_;
+  int64_t numel_;
+};
+
+class ConcatLayer : public Layer {
+ public:
+  explicit ConcatLayer(std::vector<int64_t> sizes) : sizes_(std::move(sizes)) {}
+  void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
+    ops::concat(ins, sizes_.data(), static_cast<int>(sizes_.size()), y, batch, threads);
+  }
+
+ private:
+  std::vector<int64_t> sizes_;
+};
+
+class PoolLayer : public Layer {
+ public:
+  enum Kind { kMax, kAvg, kGlobal };
+  PoolLayer(Kind kind, ops::Pool2dParams p, int64_t c, int64_t h, int64_t w, int64_t ho, int64_t wo)
+      : kind_(kind), p_(p), c_(c), h_(h), w_(w), ho_(ho), wo_(wo) {}
+  void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
+    const int64_t planes = batch * c_;
+    if (kind_ == kMax) ops::max_pool2d(ins[0], y, planes, h_, w_, ho_, wo_, p_, threads);
+    else if (kind_ == kAvg) ops::avg_pool2d(ins[0], y, planes, h_, w_, ho_, wo_, p_, threads);
+    else ops::global_avg_pool(ins[0], y, planes, h_ * w_, threads);
+  }
+
+ private:
+  Kind kind_;
+  ops::Pool2dParams p_;
+  int64_t c_, h_, w_, ho_, wo_;
+};
+
+class SoftmaxLayer : public Layer {
+ public:
+  SoftmaxLayer(int64_t outer, int64_t len, int64_t inner) : outer_(outer), len_(len), inner_(inner) {}
+  void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
+    ops::softmax(ins[0], y, batch * outer_, len_, inner_, threads);
+  }
+
+ private:
+  int64_t outer_, len_, inner_;
+};
+
+int64_t prod(const std::vector<int64_t>& v, size_t from = 0, size_t to = SIZE_MAX) {
+  int64_t p = 1;
+  for (size_t i = from; i < v.size() && i < to; ++i) p *= v[i];
+  return p;
+}
+
+}  // namespace
+
+std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerReport* rep,
+                                  int64_t* weight_bytes) {
+  const Node& n = *f.node;
+  const std::vector<int64_t>& x = g.values[n.inputs[0]].dims;
+  const int64_t out_numel = g.values[n.output].numel();
+  rep->kernel = "";
+  switch (n.op) {
+    case OpType::kConv2d: {
+      const Attrs& a = n.attrs;
+      PackedWeight w = pack_weight(n.weight);
+      std::vector<float> bias;
+      if (n.bias) bias.assign(n.bias, n.bias + a.out_channels);
+      if (f.folded_bn) {
+        std::vector<double> scale, shift;
+        bn_affine(*f.folded_bn, &scale, &shift);
+        fold_affine(w, bias, a.out_channels, scale.data(), shift.data());
+      }
+      ops::Conv2dParams p;
+      p.cin = a.in_channels; p.cout = a.out_channels; p.h = x[1]; p.w = x[2];
+      p.kh = a.kh; p.kw = a.kw; p.sh = a.sh; p.sw = a.sw; p.dh = a.dh; p.dw = a.dw;
+      p.pt = a.pt; p.pl = a.pl; p.pb = a.pb; p.pr = a.pr; p.groups = a.groups;
+      const std::vector<int64_t>& y = g.values[n.output].dims;
+      p.ho = y[1]; p.wo = y[2];
+      *weight_bytes += weight_bytes_of(w) + static_cast<int64_t>(bias.size() * 4);
+      auto op = std::make_unique<ops::Conv2dFallback>(p, w.dense ? std::move(w.values) : std::vector<float>{},
+                                                      std::move(w.csr), std::move(bias), f.act);
+      rep->kernel = op->kernel_name();
+      rep->format = format_string(n.weight);
+      const int64_t mk = n.weight.rows * n.weight.cols;
+      rep->density = mk ? double(n.weight.stored_values()) / double(mk) : 1.0;
+      rep->dense_flops = 2 * mk * p.ho * p.wo;
+      rep->useful_flops = 2 * n.weight.stored_values() * p.ho * p.wo;
+      const int64_t work = rep->useful_flops + out_numel + op->scratch_floats();
+      return std::make_unique<ConvLayer>(std::move(op), work);
+    }
+    case OpType::kLinear: {
+      const Attrs& a = n.attrs;
+      PackedWeight w = pack_weight(n.weight);
+      std::vector<float> bias;
+      if (n.bias) bias.assign(n.bias, n.bias + a.out_features);
+      *weight_bytes += weight_bytes_of(w) + static_cast<int64_t>(bias.size() * 4);
+      auto layer = std::make_unique<LinearLayer>(std::move(w), a.out_features, a.in_features,
+                                                 std::move(bias), f.act);
+      rep->kernel = layer->kernel();
+      rep->format = format_string(n.weight);
+      const int64_t mk = n.weight.rows * n.weight.cols;
+      rep->density = mk ? double(n.weight.stored_values()) / double(mk) : 1.0;
+      rep->dense_flops = 2 * mk;
+      rep->useful_flops = 2 * n.weight.stored_values();
+      return layer;
+    }
+    case OpType::kBatchNorm: {
+      std::vector<double> scale, shift;
+      bn_affine(n, &scale, &shift);
+      rep->kernel = "channel_affine";
+      rep->dense_flops = rep->useful_flops = 2 * out_numel;
+      *weight_bytes += static_cast<int64_t>(scale.size() * 8);
+      return std::make_unique<AffineLayer>(std::vector<float>(scale.begin(), scale.end()),
+                                           std::vector<float>(shift.begin(), shift.end()),
+                                           prod(x, 1));
+    }
+    case OpType::kRelu: case OpType::kRelu6: case OpType::kHardswish: case OpType::kSigmoid: {
+      Act act = n.op == OpType::kRelu ? Act::kRelu : n.op == OpType::kRelu6 ? Act::kRelu6
+              : n.op == OpType::kHardswish ? Act::kHardswish : Act::kSigmoid;
+      rep->kernel = "elementwise";
+      rep->dense_flops = rep->useful_flops = out_numel;
+      return std::make_unique<ActLayer>(act, out_numel);
+    }
+    case OpType::kAdd:
+      rep->kernel = "elementwise";
+      rep->dense_flops = rep->useful_flops = out_numel;
+      return std::make_unique<AddLayer>(f.act, out_numel);
+    case OpType::kConcat: {
+      std::vector<int64_t> sizes;
+      for (int v : n.inputs) sizes.push_back(g.values[v].numel());
+      rep->kernel = "copy";
+      return std::make_unique<ConcatLayer>(std::move(sizes));
+    }
+    case OpType::kMaxPool2d: case OpType::kAvgPool2d: case OpType::kGlobalAvgPool: {
+      const Attrs& a = n.attrs;
+      ops::Pool2dParams p;
+      p.kh = a.kh; p.kw = a.kw; p.sh = a.sh; p.sw = a.sw; p.dh = a.dh; p.dw = a.dw;
+      p.pt = a.pt; p.pl = a.pl; p.pb = a.pb; p.pr = a.pr;
+      p.count_include_pad = a.count_include_pad;
+      const std::vector<int64_t>& y = g.values[n.output].dims;
+      auto kind = n.op == OpType::kMaxPool2d ? PoolLayer::kMax
+                : n.op == OpType::kAvgPool2d ? PoolLayer::kAvg : PoolLayer::kGlobal;
+      rep->kernel = n.op == OpType::kMaxPool2d ? "max_pool2d"
+                  : n.op == OpType::kAvgPool2d ? "avg_pool2d" : "global_avg_pool";
+      rep->dense_flops = rep->useful_flops =
+          kind == PoolLayer::kGlobal ? prod(x) : out_numel * a.kh * a.kw;
+      return std::make_unique<PoolLayer>(kind, p, x[0], x[1], x[2], y[1], y[2]);
+    }
+    case OpType::kSoftmax: {
+      // value dims exclude the batch: axis a (>= 1) is dims[a - 1]
+      const size_t ax = static_cast<size_t>(n.attrs.axis) - 1;
+      rep->kernel = "softmax";
+      rep->dense_flops = rep->useful_flops = 3 * out_numel;
+      return std::make_unique<SoftmaxLayer>(prod(x, 0, ax), x[ax], prod(x, ax + 1));
+    }
+    case OpType::kIdentity: case OpType::kFlatten: case OpType::kReshape:
+      break;  // aliases: the planner never asks for a layer
+  }
+  throw Error(std::string("internal: no layer for op ") + op_name(n.op));
+}
+
+}  // namespace sparse_rt::graph

@@ -1,0 +1,246 @@
+#include "graph/plan.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include "graph/layers.h"
+#include "sparse_rt/status.h"
+
+namespace sparse_rt::graph {
+
+const char* op_name(OpType op) {
+  switch (op) {
+    case OpType::kConv2d: return "conv2d";
+    case OpType::kLinear: return "linear";
+    case OpType::kBatchNorm: return "batch_norm";
+    case OpType::kRelu: return "relu";
+    case OpType::kRelu6: return "relu6";
+    case OpType::kHardswish: return "hardswish";
+    case OpType::kSigmoid: return "sigmoid";
+    case OpType::kIdentity: return "identity";
+    case OpType::kAdd: return "add";
+    case OpType::kConcat: return "concat";
+    case OpType::kMaxPool2d: return "max_pool2d";
+    case OpType::kAvgPool2d: return "avg_pool2d";
+    case OpType::kGlobalAvgPool: return "global_avg_pool";
+    case OpType::kFlatten: return "flatten";
+    case OpType::kReshape: return "reshape";
+    case OpType::kSoftmax: return "softmax";
+  }
+  return "?";
+}
+
+const char* format_name(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::kDense: return "dense";
+    case WeightFormat::kCsr: return "csr";
+    case WeightFormat::kBsr: return "bsr";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int64_t kAlignFloats = 16;  // 64 bytes: every buffer starts cache-line aligned
+
+Act act_of(OpType op) {
+  switch (op) {
+    case OpType::kRelu: return Act::kRelu;
+    case OpType::kRelu6: return Act::kRelu6;
+    case OpType::kHardswish: return Act::kHardswish;
+    case OpType::kSigmoid: return Act::kSigmoid;
+    default: return Act::kNone;
+  }
+}
+
+bool is_activation(OpType op) { return act_of(op) != Act::kNone; }
+
+std::vector<int64_t> with_batch(int64_t fixed_batch, const std::vector<int64_t>& dims) {
+  std::vector<int64_t> s;
+  s.push_back(fixed_batch ? fixed_batch : -1);
+  s.insert(s.end(), dims.begin(), dims.end());
+  return s;
+}
+
+}  // namespace
+
+std::unique_ptr<Plan> build_plan(Graph g) {
+  const size_t nv = g.values.size();
+  std::vector<int> consumers(nv, 0);
+  std::vector<bool> is_output(nv, false);
+  for (const Node& n : g.nodes)
+    for (int v : n.inputs) ++consumers[v];
+  for (int v : g.outputs) is_output[v] = true;
+
+  // ---- fusions ----
+  struct Rec {
+    FusedNode f;
+    int output;
+    std::vector<std::string> fused;
+  };
+  std::vector<Rec> recs;
+  std::vector<int> producer(nv, -1);
+  auto single_use = [&](int v) { return consumers[v] == 1 && !is_output[v]; };
+  for (const Node& n : g.nodes) {
+    const int in0 = n.inputs[0];
+    const int p = producer[in0];
+    if (n.op == OpType::kBatchNorm && p >= 0 && single_use(in0)) {
+      Rec& r = recs[p];
+      if (r.f.node->op == OpType::kConv2d && r.f.act == Act::kNone && !r.f.folded_bn &&
+          r.output == in0) {
+        r.f.folded_bn = &n;
+        r.output = n.output;
+        r.fused.push_back(n.name);
+        producer[n.output] = p;
+        continue;
+      }
+    }
+    if (is_activation(n.op) && p >= 0 && single_use(in0)) {
+      Rec& r = recs[p];
+      const OpType pop = r.f.node->op;
+      if ((pop == OpType::kConv2d || pop == OpType::kLinear || pop == OpType::kAdd) &&
+          r.f.act == Act::kNone && r.output == in0) {
+        r.f.act = act_of(n.op);
+        r.output = n.output;
+        r.fused.push_back(n.name);
+        producer[n.output] = p;
+        continue;
+      }
+    }
+    Rec r;
+    r.f.node = &n;
+    r.f.act = (n.op == OpType::kConv2d || n.op == OpType::kLinear || n.op == OpType::kAdd)
+                  ? n.attrs.act : Act::kNone;
+    r.output = n.output;
+    producer[n.output] = static_cast<int>(recs.size());
+    recs.push_back(std::move(r));
+  }
+
+  auto plan = std::make_unique<Plan>();
+  Plan& P = *plan;
+  P.values = g.values;
+  P.inputs = g.inputs;
+  P.outputs = g.outputs;
+  P.output_names = g.output_names;
+  P.fixed_batch = g.fixed_batch;
+  P.producer = g.producer;
+  P.root.resize(nv);
+  for (size_t v = 0; v < nv; ++v) P.root[v] = static_cast<int>(v);
+
+  // ---- layers (weights packed here) and aliases ----
+  for (const Rec& r : recs) {
+    const Node& n = *r.f.node;
+    if (n.op == OpType::kIdentity || n.op == OpType::kFlatten || n.op == OpType::kReshape) {
+      P.root[r.output] = P.root[n.inputs[0]];
+      continue;
+    }
+    Step s;
+    s.inputs = n.inputs;
+    s.output = r.output;
+    LayerReport& rep = s.report;
+    rep.name = n.name;
+    rep.op = op_name(n.op);
+    rep.fused = r.fused;
+    if (n.op == OpType::kConv2d || n.op == OpType::kLinear || n.op == OpType::kAdd)
+      rep.activation = ops::act_name(r.f.act);
+    for (int v : n.inputs) rep.input_shapes.push_back(with_batch(g.fixed_batch, g.values[v].dims));
+    rep.output_shape = with_batch(g.fixed_batch, g.values[r.output].dims);
+    s.layer = make_layer(g, r.f, &rep, &P.weight_bytes);
+    P.scratch_floats = std::max(P.scratch_floats, s.layer->scratch_floats());
+    P.steps.push_back(std::move(s));
+  }
+
+  // ---- memory plan: liveness over steps, best-fit reuse of released buffers ----
+  const int kForever = std::numeric_limits<int>::max();
+  std::vector<int> last_use(nv, -1);
+  std::vector<bool> external(nv, false);
+  for (int v : g.inputs) external[v] = true;
+  for (size_t s = 0; s < P.steps.size(); ++s) {
+    last_use[P.steps[s].output] = std::max(last_use[P.steps[s].output], static_cast<int>(s));
+    for (int v : P.steps[s].inputs) last_use[P.root[v]] = static_cast<int>(s);
+  }
+  for (int v : g.outputs) last_use[P.root[v]] = kForever;
+
+  std::vector<int64_t> buf_size;
+  std::vector<int> free_bufs, buffer_of(nv, -1);
+  for (size_t s = 0; s < P.steps.size(); ++s) {
+    const int out = P.steps[s].output;
+    const int64_t need = (P.values[out].numel() + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+    P.unplanned_per_sample += need;
+    int best = -1;
+    for (size_t i = 0; i < free_bufs.size(); ++i) {  // smallest that fits, else the largest
+      const int b = free_bufs[i];
+      if (best < 0) { best = static_cast<int>(i); continue; }
+      const int cur = free_bufs[best];
+      const bool fits = buf_size[b] >= need, cur_fits = buf_size[cur] >= need;
+      if ((fits && (!cur_fits || buf_size[b] < buf_size[cur])) ||
+          (!fits && !cur_fits && buf_size[b] > buf_size[cur]))
+        best = static_cast<int>(i);
+    }
+    int b;
+    if (best >= 0) {
+      b = free_bufs[best];
+      free_bufs.erase(free_bufs.begin() + best);
+      buf_size[b] = std::max(buf_size[b], need);
+    } else {
+      b = static_cast<int>(buf_size.size());
+      buf_size.push_back(need);
+    }
+    buffer_of[out] = b;
+    // release what dies here (inputs read for the last time, or an unused output)
+    std::vector<int> dying;
+    for (int v : P.steps[s].inputs) dying.push_back(P.root[v]);
+    dying.push_back(out);
+    std::sort(dying.begin(), dying.end());
+    dying.erase(std::unique(dying.begin(), dying.end()), dying.end());
+    for (int v : dying)
+      if (!external[v] && buffer_of[v] >= 0 && last_use[v] == static_cast<int>(s))
+        free_bufs.push_back(buffer_of[v]);
+  }
+  std::vector<int64_t> buf_offset(buf_size.size(), 0);
+  int64_t total = 0;
+  for (size_t b = 0; b < buf_size.size(); ++b) {
+    buf_offset[b] = total;
+    total += buf_size[b];
+  }
+  P.arena_per_sample = total;
+  P.num_buffers = static_cast<int>(buf_size.size());
+  P.offset.assign(nv, -1);
+  for (size_t v = 0; v < nv; ++v)
+    if (buffer_of[v] >= 0) P.offset[v] = buf_offset[buffer_of[v]];
+  return plan;
+}
+
+std::vector<const float*> execute(const Plan& plan, const float* const* inputs, int64_t batch,
+                                  float* arena, float* scratch, int threads,
+                                  std::vector<double>* step_ms) {
+  const size_t nv = plan.values.size();
+  std::vector<const float*> ptr(nv, nullptr);
+  for (size_t i = 0; i < plan.inputs.size(); ++i) ptr[plan.inputs[i]] = inputs[i];
+  auto addr = [&](int v) -> float* {
+    const int r = plan.root[v];
+    return plan.offset[r] >= 0 ? arena + plan.offset[r] * batch : const_cast<float*>(ptr[r]);
+  };
+  std::vector<const float*> ins;
+  if (step_ms) step_ms->assign(plan.steps.size(), 0.0);
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    const Step& st = plan.steps[s];
+    ins.clear();
+    for (int v : st.inputs) ins.push_back(addr(v));
+    float* y = addr(st.output);
+    if (step_ms) {
+      auto t0 = std::chrono::steady_clock::now();
+      st.layer->run(ins.data(), y, batch, scratch, threads);
+      (*step_ms)[s] =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    } else {
+      st.layer->run(ins.data(), y, batch, scratch, threads);
+    }
+  }
+  std::vector<const float*> outs;
+  for (int v : plan.outputs) outs.push_back(addr(v));
+  return outs;
+}
+
+}  // namespace sparse_rt::graph

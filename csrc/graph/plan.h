@@ -1,0 +1,72 @@
+// Load-time planning and the executor.
+//
+// build_plan() turns a validated Graph into a Plan:
+//   * batch_norm directly after a conv2d (the conv's only consumer, conv without activation)
+//     is folded into the conv's weights and bias;
+//   * an activation node after conv2d/linear/add (their only consumer, no activation yet) is
+//     fused into it;
+//   * flatten/reshape/identity become aliases (no copy, no step);
+//   * every other node becomes a Step running a Layer whose weights are packed once;
+//   * a memory plan assigns each computed value a buffer in one arena, reusing a buffer once
+//     its value is dead (liveness over the step order). Offsets are per sample, so one plan
+//     serves every batch size: the arena for batch N is N x arena_per_sample floats.
+// A Plan is immutable; execute() may run concurrently on different arenas.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph/ir.h"
+#include "sparse_rt/model.h"
+
+namespace sparse_rt::graph {
+
+// The executor's view of a layer: it neither knows nor cares about storage formats or kernels.
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  // Floats of scratch one run() needs, independent of the batch.
+  virtual int64_t scratch_floats() const { return 0; }
+  // ins[i]: input i, (batch, per-sample shape) contiguous; y: the output. Inputs and output
+  // never overlap. Thread-safe (const); uses up to `threads` OpenMP threads.
+  virtual void run(const float* const* ins, float* y, int64_t batch, float* scratch,
+                   int threads) const = 0;
+};
+
+struct Step {
+  std::unique_ptr<Layer> layer;
+  std::vector<int> inputs;  // value ids (resolved through aliases at run time)
+  int output = -1;
+  LayerReport report;
+};
+
+struct Plan {
+  std::vector<Value> values;
+  std::vector<int> inputs, outputs;
+  std::vector<std::string> output_names;
+  int64_t fixed_batch = 0;
+  std::string producer;
+  std::vector<Step> steps;
+  std::vector<int> root;              // value -> the value whose memory it uses (aliases)
+  std::vector<int64_t> offset;        // root value -> per-sample float offset (-1: graph input)
+  int64_t arena_per_sample = 0;       // floats
+  int64_t scratch_floats = 0;
+  int64_t weight_bytes = 0;
+  int num_buffers = 0;
+  int64_t unplanned_per_sample = 0;   // floats without reuse, for the summary
+};
+
+// Consumes the graph (its storage may be released afterwards: weights are copied/packed).
+std::unique_ptr<Plan> build_plan(Graph g);
+
+// Runs the plan for `batch` samples. inputs[i] points to graph input i; arena holds
+// batch * arena_per_sample floats, scratch plan.scratch_floats floats. Returns the address
+// of every graph output (inside the arena or an input). step_ms, if not null, receives the
+// wall time of every step.
+std::vector<const float*> execute(const Plan& plan, const float* const* inputs, int64_t batch,
+                                  float* arena, float* scratch, int threads,
+                                  std::vector<double>* step_ms);
+
+}  // namespace sparse_rt::graph

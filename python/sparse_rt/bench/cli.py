@@ -210,6 +210,8 @@ def environment_line(env: dict) -> str:
     for k in ("torch", "onnxruntime"):
         if env.get(k):
             parts.append(f"{k} {env[k]}")
+    if env.get("load_average"):
+        parts.append(f"load average {env['load_average'][0]:.1f} on {env.get('cpu_count')} CPUs")
     parts.append(env["date"])
     return ", ".join(parts)
 

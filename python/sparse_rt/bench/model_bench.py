@@ -189,13 +189,22 @@ def environment(threads: int) -> dict:
            "threads": threads, "sparse_rt": sparse_rt.runtime_info(),
            "python": platform.python_version(), "numpy": np.__version__,
            "platform": platform.platform(), "machine": platform.machine(),
-           "cpu_count": os.cpu_count(), "git_commit": _git_commit()}
+           "cpu_count": os.cpu_count(), "git_commit": _git_commit(),
+           "load_average": _load_average()}
     for mod in ("torch", "onnxruntime"):
         try:
             env[mod] = __import__(mod).__version__
         except ImportError:
             env[mod] = None
     return env
+
+
+def _load_average() -> list | None:
+    """1, 5 and 15-minute load averages: how busy the machine was (other processes)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def _git_commit() -> str | None:

@@ -59,3 +59,35 @@ if(NOT nlohmann_json_FOUND)
   add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
   set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_nlohmann_inc}")
 endif()
+
+# --- oneDNN (dense convolution; optional) -----------------------------------------------------
+# The wheel links the PyPI packages onednn-cpu-gomp + onednn-devel-cpu-gomp (GNU OpenMP, CMake
+# config under <prefix>/lib/cmake/dnnl); the C++-only build finds Debian's libdnnl-dev. Without
+# it the dense path runs sparse_rt's own direct kernels (ops/conv.cc).
+set(SPARSE_RT_ONEDNN "auto" CACHE STRING "oneDNN for dense convolution: ON, OFF or auto")
+if(NOT SPARSE_RT_ONEDNN STREQUAL "OFF")
+  set(_dnnl_hints "")
+  if(Python_EXECUTABLE)
+    # The wheel's data files live under its install prefix (also in an isolated build env).
+    execute_process(COMMAND "${Python_EXECUTABLE}" -c
+      "import importlib.metadata as m, os\nd = m.distribution('onednn-devel-cpu-gomp')\nprint(next(os.path.dirname(os.path.realpath(d.locate_file(f))) for f in d.files if str(f).endswith('dnnl-config.cmake')))"
+      OUTPUT_VARIABLE _dnnl_cfg OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(_dnnl_cfg)
+      list(APPEND _dnnl_hints "${_dnnl_cfg}")
+    endif()
+  endif()
+  if(SPARSE_RT_ONEDNN STREQUAL "ON")
+    find_package(dnnl CONFIG REQUIRED HINTS ${_dnnl_hints})
+  else()
+    find_package(dnnl CONFIG QUIET HINTS ${_dnnl_hints})
+  endif()
+  if(dnnl_FOUND)
+    get_target_property(_dnnl_configs DNNL::dnnl IMPORTED_CONFIGURATIONS)
+    list(GET _dnnl_configs 0 _dnnl_config)
+    get_target_property(_dnnl_loc DNNL::dnnl IMPORTED_LOCATION_${_dnnl_config})
+    get_filename_component(SPARSE_RT_ONEDNN_LIBDIR "${_dnnl_loc}" DIRECTORY)
+    message(STATUS "sparse_rt: oneDNN ${dnnl_VERSION} (${_dnnl_loc})")
+  else()
+    message(STATUS "sparse_rt: oneDNN not found; dense conv uses the built-in direct kernels")
+  endif()
+endif()

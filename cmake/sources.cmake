@@ -50,3 +50,8 @@ set_target_properties(sparse_rt PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION 
 if(SPARSE_RT_BLAS_LIBDIR)
   set_target_properties(sparse_rt PROPERTIES BUILD_RPATH "${SPARSE_RT_BLAS_LIBDIR}")
 endif()
+if(dnnl_FOUND)
+  target_link_libraries(sparse_rt PRIVATE DNNL::dnnl)
+  target_compile_definitions(sparse_rt PRIVATE SPARSE_RT_HAVE_ONEDNN=1)
+  set_property(TARGET sparse_rt APPEND PROPERTY BUILD_RPATH "${SPARSE_RT_ONEDNN_LIBDIR}")
+endif()

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 #include "api/model_impl.h"
 #include "sparse_rt/status.h"
@@ -116,6 +117,10 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
                             dims_string(want[i]));
   if (batch == 0) return;
   State& st = *state_;
+  if (plan.arena_per_sample > (std::numeric_limits<int64_t>::max() / 8) / batch)
+    throw InvalidArgument("batch " + std::to_string(batch) + " needs more activation memory (" +
+                          std::to_string(plan.arena_per_sample) +
+                          " floats per sample) than can be addressed");
   st.arena.ensure(plan.arena_per_sample * batch);
   st.scratch.ensure(plan.scratch_floats);
   const int threads = model_->num_threads();

@@ -43,4 +43,26 @@ const CsrmmKernel& select_csrmm(base::Isa isa) {
   return *best;
 }
 
+const std::vector<SpconvKernel>& spconv_kernels() {
+  static const std::vector<SpconvKernel> table = {
+#define SPARSE_RT_SPCONV_KERNEL(name, isa, mr, nr) \
+  SPARSE_RT_IF_BUILT_##isa(SpconvKernel{#name, isa_of_##isa, &kernels::isa::name, mr, nr}, )
+#include "kernels/spconv/kernels.inc"
+#undef SPARSE_RT_SPCONV_KERNEL
+  };
+  return table;
+}
+
+const SpconvKernel& select_spconv(base::Isa isa, int mr) {
+  const SpconvKernel* best = nullptr;
+  for (const SpconvKernel& k : spconv_kernels())
+    if (k.mr == mr && static_cast<int>(k.isa) <= static_cast<int>(isa) &&
+        (!best || static_cast<int>(k.isa) > static_cast<int>(best->isa)))
+      best = &k;
+  if (!best)
+    throw Error("no spconv kernel with " + std::to_string(mr) + " rows per group built for ISA " +
+                std::string(base::isa_name(isa)));
+  return *best;
+}
+
 }  // namespace sparse_rt::dispatch

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/isa.h"
+#include "kernels/spconv/spconv.h"
 #include "kernels/spmm/spmm.h"
 
 namespace sparse_rt::dispatch {
@@ -25,5 +26,13 @@ const std::vector<CsrmmKernel>& csrmm_kernels();
 
 // The kernel for `isa` (normally base::active_isa()); falls back to lower paths.
 const CsrmmKernel& select_csrmm(base::Isa isa);
+
+using SpconvKernel = KernelInfo<kernels::F32SpconvFn>;
+
+// Every built direct sparse-convolution kernel, in list order (usable or not on this CPU).
+const std::vector<SpconvKernel>& spconv_kernels();
+
+// The spconv kernel with row-group size `mr` (1, 4 or 8) for the best path <= `isa`.
+const SpconvKernel& select_spconv(base::Isa isa, int mr);
 
 }  // namespace sparse_rt::dispatch

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/conv.h"
 #include "ops/conv2d_fallback.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
@@ -16,12 +17,31 @@ namespace {
 // (its stored values, in order: bounded by the bytes in the file).
 struct PackedWeight {
   bool dense = false;
+  bool is_bsr = false;        // kept as BSR (ops that run blocks natively)
   std::vector<float> values;  // dense: rows * cols
   CsrMatrix csr;
+  BsrMatrix bsr;
 };
 
-PackedWeight pack_weight(const Weight& w) {
+// Load-time memory the BSR -> CSR expansion may take beyond the stored values: its row
+// pointer has rows + 1 entries, and `rows` is not backed by bytes in the file (a BSR with
+// huge blocks and no stored block is tiny on disk). Bounded per docs/format.md §2.5.
+constexpr int64_t kMaxUnbackedRows = int64_t{1} << 24;
+
+PackedWeight pack_weight(const Weight& w, const std::string& node, bool keep_bsr = false) {
   PackedWeight p;
+  if (w.format == WeightFormat::kBsr && keep_bsr) {
+    p.is_bsr = true;
+    BsrMatrix& b = p.bsr;
+    b.rows = w.rows;
+    b.cols = w.cols;
+    b.block_rows = static_cast<int32_t>(w.br);
+    b.block_cols = static_cast<int32_t>(w.bc);
+    b.data.assign(w.data, w.data + w.nnz * w.br * w.bc);
+    b.indices.assign(w.indices, w.indices + w.nnz);
+    b.indptr.assign(w.indptr, w.indptr + w.rows / w.br + 1);
+    return p;
+  }
   if (w.format == WeightFormat::kDense) {
     p.dense = true;
     p.values.assign(w.data, w.data + w.rows * w.cols);
@@ -38,6 +58,14 @@ PackedWeight pack_weight(const Weight& w) {
   }
   const int64_t r = w.br, cc = w.bc, brows = w.rows / r;
   const int64_t total = w.nnz * r * cc;
+  if (w.rows > kMaxUnbackedRows && w.rows > 8 * (total + brows))
+    throw InvalidArgument("node '" + node + "': expanding its BSR weight (" +
+                          std::to_string(w.rows) + " rows, " + std::to_string(w.nnz) +
+                          " stored blocks) to CSR would allocate " +
+                          std::to_string((w.rows + 1) * 4) +
+                          " bytes of row pointers; the BSR fallback refuses weights with more"
+                          " than " + std::to_string(kMaxUnbackedRows) +
+                          " rows and fewer than rows/8 stored values");
   if (total > INT32_MAX)
     throw InvalidArgument("a BSR weight with " + std::to_string(total) +
                           " stored values exceeds the int32 CSR index range");
@@ -58,13 +86,24 @@ PackedWeight pack_weight(const Weight& w) {
 
 int64_t weight_bytes_of(const PackedWeight& p) {
   if (p.dense) return static_cast<int64_t>(p.values.size() * 4);
+  if (p.is_bsr)
+    return static_cast<int64_t>(p.bsr.data.size() * 4 + (p.bsr.indices.size() + p.bsr.indptr.size()) * 4);
   return static_cast<int64_t>(p.csr.data.size() * 8 + p.csr.indptr.size() * 4);
 }
 
 // Folds y = x * scale[o] + shift[o] into rows o of the weight and into the bias.
 void fold_affine(PackedWeight& w, std::vector<float>& bias, int64_t rows, const double* scale,
                  const double* shift) {
-  if (w.dense) {
+  if (w.is_bsr) {
+    const int64_t r = w.bsr.block_rows, c = w.bsr.block_cols;
+    for (int64_t b = 0; b < rows / r; ++b)
+      for (int32_t p = w.bsr.indptr[b]; p < w.bsr.indptr[b + 1]; ++p)
+        for (int64_t i = 0; i < r; ++i)
+          for (int64_t j = 0; j < c; ++j) {
+            float& v = w.bsr.data[(int64_t{p} * r + i) * c + j];
+            v = static_cast<float>(v * scale[b * r + i]);
+          }
+  } else if (w.dense) {
     const int64_t cols = static_cast<int64_t>(w.values.size()) / std::max<int64_t>(rows, 1);
     for (int64_t o = 0; o < rows; ++o)
       for (int64_t k = 0; k < cols; ++k)
@@ -132,6 +171,33 @@ class ConvLayer : public Layer {
  private:
   std::unique_ptr<ops::Conv2dFallback> op_;
   int64_t flops_;  // per sample, incl. im2col traffic
+};
+
+// The fast conv ops (ops/conv.h): sparse_rt's direct kernels for CSR, BSR and depthwise
+// weights, oneDNN for other dense weights. Activations beyond the kernels' clamp
+// (hardswish, sigmoid) run as an in-place epilogue.
+class FastConvLayer : public Layer {
+ public:
+  FastConvLayer(std::unique_ptr<ops::DirectConv2d> direct, std::unique_ptr<ops::DnnlConv2d> dnnl,
+                int64_t h, int64_t w, Act act, int64_t out_numel, int64_t flops)
+      : direct_(std::move(direct)), dnnl_(std::move(dnnl)), h_(h), w_(w), act_(act),
+        out_numel_(out_numel), flops_(flops) {}
+  const char* kernel() const { return direct_ ? direct_->kernel_name() : dnnl_->kernel_name(); }
+  void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
+    const int t = threads_for(flops_ * batch, threads);
+    if (direct_)
+      direct_->run(ins[0], batch, h_, w_, y, t);
+    else
+      dnnl_->run(ins[0], batch, h_, w_, y, t);
+    if (needs_epilogue(act_)) ops::activation(act_, y, y, out_numel_ * batch, t);
+  }
+
+ private:
+  std::unique_ptr<ops::DirectConv2d> direct_;
+  std::unique_ptr<ops::DnnlConv2d> dnnl_;
+  int64_t h_, w_;
+  Act act_;
+  int64_t out_numel_, flops_;
 };
 
 class LinearLayer : public Layer {
@@ -254,13 +320,52 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerRepor
   switch (n.op) {
     case OpType::kConv2d: {
       const Attrs& a = n.attrs;
-      PackedWeight w = pack_weight(n.weight);
+      // The fast ops take symmetric padding and no dilation (every ResNet/MobileNet conv);
+      // anything else runs on the general fallback.
+      const bool fast = a.dh == 1 && a.dw == 1 && a.pt == a.pb && a.pl == a.pr;
+      PackedWeight w = pack_weight(n.weight, n.name, /*keep_bsr=*/fast);
       std::vector<float> bias;
       if (n.bias) bias.assign(n.bias, n.bias + a.out_channels);
       if (f.folded_bn) {
         std::vector<double> scale, shift;
         bn_affine(*f.folded_bn, &scale, &shift);
         fold_affine(w, bias, a.out_channels, scale.data(), shift.data());
+      }
+      rep->format = format_string(n.weight);
+      const int64_t mk = n.weight.rows * n.weight.cols;
+      rep->density = mk ? double(n.weight.stored_values()) / double(mk) : 1.0;
+      const std::vector<int64_t>& yd = g.values[n.output].dims;
+      rep->dense_flops = 2 * mk * yd[1] * yd[2];
+      rep->useful_flops = 2 * n.weight.stored_values() * yd[1] * yd[2];
+      if (fast) {
+        *weight_bytes += weight_bytes_of(w) + static_cast<int64_t>(bias.size() * 4);
+        ops::ConvParams cp;
+        cp.out_channels = a.out_channels;
+        cp.in_channels = a.in_channels;
+        cp.kh = a.kh;
+        cp.kw = a.kw;
+        cp.stride_h = a.sh;
+        cp.stride_w = a.sw;
+        cp.pad_h = a.pt;
+        cp.pad_w = a.pl;
+        cp.groups = a.groups;
+        cp.act = clamp_of(f.act);
+        std::unique_ptr<ops::DirectConv2d> direct;
+        std::unique_ptr<ops::DnnlConv2d> dnnl;
+        const bool depthwise = a.in_channels == a.groups;
+        if (w.is_bsr)
+          direct = std::make_unique<ops::DirectConv2d>(w.bsr, cp, std::move(bias));
+        else if (!w.dense)
+          direct = std::make_unique<ops::DirectConv2d>(w.csr, cp, std::move(bias));
+        else if (depthwise || !ops::have_onednn())
+          direct = ops::DirectConv2d::dense(w.values.data(), cp, std::move(bias));
+        else
+          dnnl = std::make_unique<ops::DnnlConv2d>(w.values.data(), cp, std::move(bias));
+        auto layer = std::make_unique<FastConvLayer>(std::move(direct), std::move(dnnl), x[1],
+                                                     x[2], f.act, out_numel,
+                                                     rep->useful_flops + out_numel);
+        rep->kernel = layer->kernel();
+        return layer;
       }
       ops::Conv2dParams p;
       p.cin = a.in_channels; p.cout = a.out_channels; p.h = x[1]; p.w = x[2];
@@ -272,17 +377,12 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerRepor
       auto op = std::make_unique<ops::Conv2dFallback>(p, w.dense ? std::move(w.values) : std::vector<float>{},
                                                       std::move(w.csr), std::move(bias), f.act);
       rep->kernel = op->kernel_name();
-      rep->format = format_string(n.weight);
-      const int64_t mk = n.weight.rows * n.weight.cols;
-      rep->density = mk ? double(n.weight.stored_values()) / double(mk) : 1.0;
-      rep->dense_flops = 2 * mk * p.ho * p.wo;
-      rep->useful_flops = 2 * n.weight.stored_values() * p.ho * p.wo;
       const int64_t work = rep->useful_flops + out_numel + op->scratch_floats();
       return std::make_unique<ConvLayer>(std::move(op), work);
     }
     case OpType::kLinear: {
       const Attrs& a = n.attrs;
-      PackedWeight w = pack_weight(n.weight);
+      PackedWeight w = pack_weight(n.weight, n.name);
       std::vector<float> bias;
       if (n.bias) bias.assign(n.bias, n.bias + a.out_features);
       *weight_bytes += weight_bytes_of(w) + static_cast<int64_t>(bias.size() * 4);

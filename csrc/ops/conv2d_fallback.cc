@@ -70,7 +70,8 @@ void Conv2dFallback::im2col(const float* x, float* cols, int threads) const {
     const int64_t ci = k / kk, i = (k % kk) / p_.kw, j = k % p_.kw;
     const float* xc = x + ci * p_.h * p_.w;
     float* row = cols + k * P;
-    const int64_t q0 = std::max<int64_t>(0, ceildiv(p_.pl - j * p_.dw, p_.sw));
+    // output columns whose tap j lands inside the input: [q0, q1), 0 <= q0 <= q1 <= wo
+    const int64_t q0 = std::min(p_.wo, std::max<int64_t>(0, ceildiv(p_.pl - j * p_.dw, p_.sw)));
     const int64_t q1 = std::min(p_.wo, std::max(q0, ceildiv(p_.w + p_.pl - j * p_.dw, p_.sw)));
     for (int64_t oy = 0; oy < p_.ho; ++oy) {
       float* r = row + oy * p_.wo;

@@ -100,3 +100,153 @@ class Linear:
             f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
             f"format={self.format!r}, kernel={self.kernel!r})"
         )
+
+
+# Conv2d picks the direct sparse kernels when at most this fraction of the weights is non-zero
+# (measured crossover against the oneDNN dense path: docs/architecture-conv.md).
+_AUTO_CONV_SPARSE_MAX_DENSITY = 0.2
+
+
+def _pair(v, name: str, minimum: int) -> tuple[int, int]:
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        v = (int(v), int(v))
+    try:
+        a, b = v
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}") from None
+    for e in (a, b):
+        if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e < minimum:
+            raise ValueError(f"{name} must be an int >= {minimum} or a pair of them, got {v!r}")
+    return int(a), int(b)
+
+
+class Conv2d:
+    """A 2-D convolution over NCHW float32 activations, ``y = act(conv(x, W) + b)``, packed once.
+
+    ``weight`` is either a float32 array ``(out_channels, in_channels // groups, kh, kw)``
+    (zeros allowed), or a ``CSR``/``BSR`` of its 2-D view ``(out_channels,
+    in_channels // groups * kh * kw)`` (columns ordered ``(ci, ky, kx)``, i.e.
+    ``weight.reshape(out_channels, -1)``) together with ``kernel_size=`` (an int or a pair).
+
+    ``stride`` and ``padding`` (zero padding) are ints or pairs; ``dilation`` must be 1.
+    ``format``: ``"dense"`` (oneDNN when built with it, else ``"direct"``), ``"direct"``
+    (sparse_rt's own direct kernels on the dense weights: blocks of 8 output channels, or one
+    channel per group for depthwise convs), ``"csr"`` (direct sparse conv, one output channel per
+    row), ``"bsr"`` (blocks of output x input channels of the 2-D view; ``block=(r, c)``, default
+    the BSR weight's own blocksize) or ``"auto"`` (depthwise -> dense; a BSR weight -> bsr;
+    otherwise csr when at most 20% of the weights are non-zero, else dense). ``kernel`` names the kernel chosen for the
+    current ISA path (set when the layer is created).
+    """
+
+    def __init__(self, weight, bias=None, *, stride=1, padding=0, groups=1, dilation=1,
+                 activation=None, format="auto", block=None, kernel_size=None):
+        if format not in ("auto", "dense", "direct", "csr", "bsr"):
+            raise ValueError(
+                f"format={format!r} is not one of 'auto', 'dense', 'direct', 'csr', 'bsr'"
+            )
+        if _pair(dilation, "dilation", 1) != (1, 1):
+            raise ValueError(f"dilation={dilation!r} is not supported: only dilation=1")
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+            raise ValueError(f"groups must be an int >= 1, got {groups!r}")
+        groups = int(groups)
+        self.stride = _pair(stride, "stride", 1)
+        self.padding = _pair(padding, "padding", 0)
+        self.groups = groups
+        self.activation = _activation(activation)
+
+        sparse_in = isinstance(weight, (CSR, BSR))
+        if sparse_in:
+            if kernel_size is None:
+                raise ValueError("kernel_size=(kh, kw) is required when weight is a CSR or BSR")
+            kh, kw = _pair(kernel_size, "kernel_size", 1)
+            rows, cols = weight.shape
+            if cols % (kh * kw):
+                raise ValueError(
+                    f"a {kh}x{kw} kernel needs the weight's column count (in_channels // groups "
+                    f"* kh * kw) to be a multiple of {kh * kw}, got shape {weight.shape}"
+                )
+            self.out_channels, self.in_channels = rows, cols // (kh * kw) * groups
+            csr_or_bsr = weight
+        else:
+            w4 = _f32(weight if isinstance(weight, np.ndarray) else np.asarray(weight),
+                      "weight", 4)
+            if kernel_size is not None and _pair(kernel_size, "kernel_size", 1) != w4.shape[2:]:
+                raise ValueError(f"kernel_size={kernel_size!r} does not match weight {w4.shape}")
+            self.out_channels, cpg, kh, kw = w4.shape
+            self.in_channels = cpg * groups
+            csr_or_bsr = None
+        self.kernel_size = (kh, kw)
+        if self.out_channels < 1 or self.in_channels < 1:
+            raise ValueError(f"weight must have at least one output and input channel, got {self.out_channels} and {self.in_channels}")
+        if self.out_channels % groups:
+            raise ValueError(f"groups={groups} must divide out_channels={self.out_channels}")
+        rows, cols = self.out_channels, self.in_channels // groups * kh * kw
+        b = _bias(bias, rows)
+        geometry = (rows, self.in_channels, kh, kw, *self.stride, *self.padding, groups,
+                    self.activation)
+        depthwise = self.in_channels // groups == 1
+
+        def dense2d() -> np.ndarray:
+            if csr_or_bsr is not None:
+                return csr_or_bsr.to_dense()
+            return np.ascontiguousarray(w4.reshape(rows, cols))
+
+        if format == "auto":
+            if depthwise:
+                format = "dense"
+            elif isinstance(weight, BSR):
+                format = "bsr"
+            else:
+                if csr_or_bsr is not None:
+                    density = csr_or_bsr.density
+                else:
+                    density = np.count_nonzero(w4) / w4.size if w4.size else 0.0
+                format = "csr" if density <= _AUTO_CONV_SPARSE_MAX_DENSITY else "dense"
+        self.format = format
+
+        if format == "csr":
+            csr = weight if isinstance(weight, CSR) else CSR.from_dense(dense2d())
+            self._op = _core.DirectConv2d.from_csr(csr.data, csr.indices, csr.indptr, *csr.shape,
+                                                   geometry, b)
+        elif format == "bsr":
+            if block is None:
+                if not isinstance(weight, BSR):
+                    raise ValueError("format='bsr' needs block=(r, c) unless weight is a BSR")
+                bsr = weight
+            else:
+                blk = _pair(block, "block", 1)
+                bsr = (weight if isinstance(weight, BSR) and weight.blocksize == blk
+                       else BSR.from_dense(dense2d(), blk))
+            r, c = bsr.blocksize
+            self._op = _core.DirectConv2d.from_bsr(bsr.data, bsr.indices, bsr.indptr, *bsr.shape,
+                                                   r, c, geometry, b)
+        elif format == "direct" or not _core.have_onednn():
+            self._op = _core.DirectConv2d.from_dense(dense2d(), geometry, b)
+        else:
+            self._op = _core.DnnlConv2d(dense2d(), geometry, b)
+
+    @property
+    def kernel(self) -> str:
+        return self._op.kernel
+
+    def output_shape(self, input_shape) -> tuple[int, int, int, int]:
+        """``(N, out_channels, H_out, W_out)`` for an input of shape ``(N, C, H, W)``."""
+        n, c, h, w = (int(v) for v in input_shape)
+        if c != self.in_channels:
+            raise ValueError(f"x must have shape (N, {self.in_channels}, H, W), got {input_shape}")
+        return tuple(self._op.output_shape(n, h, w))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = _f32(x, "x", 4)
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"x must have shape (N, {self.in_channels}, H, W), got {x.shape}"
+            )
+        return self._op(x)
+
+    def __repr__(self) -> str:
+        return (
+            f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, groups={self.groups}, "
+            f"format={self.format!r}, kernel={self.kernel!r})"
+        )

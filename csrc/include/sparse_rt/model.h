@@ -66,7 +66,8 @@ class Model {
   int64_t weight_bytes() const;
   int64_t activation_bytes_per_sample() const;
 
-  struct Impl;  // internal
+  // Internal (the plan behind the model; used by Session). Not part of the API.
+  struct Impl;
   const Impl& impl() const { return *impl_; }
 
  private:

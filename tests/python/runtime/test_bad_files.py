@@ -445,3 +445,19 @@ def test_depth_limit_boundary_agrees(rt, cpp, good, levels, ok):
     bad = edit_doc(rt, good, lambda d: node(d, "c1").__setitem__("layer_info", nest(levels - 4)))
     assert (python_error(bad) is None) == ok
     assert (cpp.error(bad) is None) == ok
+
+
+def test_huge_unbacked_bsr_is_refused_without_allocating(rt, cpp, tmp_path):
+    """A valid file whose BSR weight declares 2^30 rows in one empty block row: tiny on disk,
+    so the loader must not allocate from the row count (docs/format.md §2.5)."""
+    m = 2**30
+    nodes = [{"name": "fc", "op": "linear", "inputs": ["x"], "outputs": ["y"],
+              "attrs": {"in_features": 1, "out_features": m},
+              "weight": {"format": "bsr", "shape": [m, 1], "blocksize": [m, 1]}}]
+    t = {"fc.weight.data": np.zeros((0, m, 1), np.float32),
+         "fc.weight.indices": np.zeros(0, np.int32),
+         "fc.weight.indptr": np.zeros(2, np.int32)}
+    raw = rt.build_file(rt.doc([rt.io("x", [None, 1])], [rt.io("y", [None, m])], nodes), t)
+    assert python_error(raw) is None  # a valid file
+    with pytest.raises(ValueError, match="node 'fc': expanding its BSR weight"):
+        sparse_rt.load(cpp.path(raw))

@@ -53,6 +53,9 @@ CONV_CASES = [
     (4, 8, (1, 1), (2, 2), [0, 0], (1, 1), 1, True, "relu", (7, 6)),  # strided 1x1
     (6, 3, (2, 2), (1, 1), [0, 0, 1, 1], (2, 3), 3, True, "relu", (6, 10)),  # grouped, dilated
     (2, 4, (3, 3), (3, 1), [2, 0], (1, 1), 2, True, "none", (4, 5)),  # depthwise x2 multiplier
+    (2, 3, (5, 5), (1, 1), [4, 4], (2, 2), 1, True, "relu", (1, 1)),  # taps mostly in padding
+    (2, 4, (3, 5), (2, 3), [1, 4, 1, 4], (1, 2), 2, False, "none", (2, 3)),
+    (3, 2, (1, 3), (1, 1), [0, 3, 0, 3], (1, 3), 1, False, "relu6", (4, 1)),
 ]
 
 
@@ -392,3 +395,69 @@ def test_depthwise_conv_bn_relu6_folded(tmp_path, rt, threads, fmt):
     m = _run_batches(rt, p, [(6, 9, 8)], 22, scale=3.0)
     (row,) = m.report()
     assert row["fused"] == ["bn", "act"]
+
+
+def _window_out(size, k, s, p0, p1, d, ceil_mode=False):
+    span = size + p0 + p1 - d * (k - 1) - 1
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and out >= 1 and (out - 1) * s >= size + p0:
+        out -= 1
+    return out
+
+
+def _random_conv_cases(count, seed):
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        g = int(rng.choice([1, 1, 2, 3]))
+        cin, cout = g * int(rng.integers(1, 4)), g * int(rng.integers(1, 4))
+        k = [int(rng.integers(1, 6)), int(rng.integers(1, 6))]
+        s = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        d = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        pad = [int(rng.integers(0, 5)) for _ in range(4)]
+        hw = [int(rng.integers(1, 12)), int(rng.integers(1, 12))]
+        ho = _window_out(hw[0], k[0], s[0], pad[0], pad[2], d[0])
+        wo = _window_out(hw[1], k[1], s[1], pad[1], pad[3], d[1])
+        if ho >= 1 and wo >= 1:
+            cases.append((cin, cout, k, s, pad, d, g, hw, (cout, ho, wo)))
+    return cases
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr", "bsr"])
+def test_conv2d_random_geometry(tmp_path, rt, fmt):
+    """Random stride/padding/dilation/groups/kernel/size combinations, every conv path."""
+    for i, (cin, cout, k, s, pad, d, g, hw, oshape) in enumerate(_random_conv_cases(40, 23)):
+        rng = np.random.default_rng(i)
+        w = rt.sparse_weight(rng, (cout, cin // g, *k), 1.0 if fmt == "dense" else 0.5)
+        t, desc = rt.weight_tensors("n", w, fmt, groups=g)
+        attrs = {"in_channels": cin, "out_channels": cout, "kernel": k, "stride": s,
+                 "padding": pad, "dilation": d, "groups": g}
+        p = _single(tmp_path, rt, "conv2d", attrs, [(cin, *hw)], oshape, t, desc)
+        _run_batches(rt, p, [(cin, *hw)], i)
+
+
+def test_pools_random_geometry(tmp_path, rt):
+    rng = np.random.default_rng(31)
+    done = 0
+    while done < 40:
+        k = [int(rng.integers(1, 5)), int(rng.integers(1, 5))]
+        s = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        pad = [int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1)),
+               int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1))]
+        hw = [int(rng.integers(1, 10)), int(rng.integers(1, 10))]
+        ceil = bool(rng.integers(0, 2))
+        is_max = done % 2 == 0
+        d = [int(rng.integers(1, 3)), int(rng.integers(1, 3))] if is_max else [1, 1]
+        ho = _window_out(hw[0], k[0], s[0], pad[0], pad[2], d[0], ceil)
+        wo = _window_out(hw[1], k[1], s[1], pad[1], pad[3], d[1], ceil)
+        if ho < 1 or wo < 1:
+            continue
+        attrs = {"kernel": k, "stride": s, "padding": pad, "ceil_mode": ceil}
+        if is_max:
+            attrs["dilation"] = d
+        else:
+            attrs["count_include_pad"] = bool(rng.integers(0, 2))
+        op = "max_pool2d" if is_max else "avg_pool2d"
+        p = _single(tmp_path, rt, op, attrs, [(2, *hw)], (2, ho, wo))
+        _run_batches(rt, p, [(2, *hw)], done)
+        done += 1

@@ -1,0 +1,139 @@
+// AVX2 spconv: a row group of MR output channels x K ymm (8 pixels each) of accumulators; each
+// loaded input vector serves MR output channels. The pixel tail uses vmaskmov loads/stores
+// (never over-reads); the final store drops the garbage columns of the extended grid.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/spconv/spconv.h"
+
+namespace sparse_rt::kernels::avx2 {
+namespace {
+
+struct Args {
+  const int32_t* indptr;
+  int64_t ips;
+  const int32_t* offsets;
+  const float* values;
+  const float* x;
+  const float* acc_in;
+  float* acc_out;
+  int64_t lda;
+  const float* bias;
+  float* y;
+  int64_t ldy, wq, wout, q0;
+  __m256 vmin, vmax;
+};
+
+inline __m256 clamp(__m256 v, __m256 lo, __m256 hi) {
+  return _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+}
+
+// All-ones in lanes [lo, hi) (clipped to [0, 8)).
+inline __m256i lanes_between(int64_t lo, int64_t hi) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const int l = static_cast<int>(std::max<int64_t>(-1, std::min<int64_t>(8, lo)));
+  const int h = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(8, hi)));
+  return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(h), idx),
+                          _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(l - 1)));
+}
+
+inline void store_ext(float* yr, int64_t q, int64_t live, __m256 v, int64_t wq, int64_t wout) {
+  if (wq == wout) {
+    if (live >= 8)
+      _mm256_storeu_ps(yr + q, v);
+    else
+      _mm256_maskstore_ps(yr + q, lanes_between(0, live), v);
+    return;
+  }
+  int64_t oy = q / wq, ox = q % wq;
+  for (int64_t lane = 0; lane < live; lane += wq - ox, ++oy, ox = 0) {
+    const int64_t valid = std::min<int64_t>(wout - ox, live - lane);
+    if (valid <= 0) continue;
+    // Lanes outside the mask are not touched, so the base may point before the row.
+    _mm256_maskstore_ps(yr + oy * wout + ox - lane, lanes_between(lane, lane + valid), v);
+  }
+}
+
+// kTail: masked input loads (len < 8 * K and no over-read allowed).
+template <int MR, int K, bool kTail>
+inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
+  const bool partial = len < 8 * K;
+  __m256i mask[K];
+  if (partial)
+    for (int k = 0; k < K; ++k) mask[k] = lanes_between(0, len - 8 * k);
+  __m256 acc[MR][K];
+  if (a.acc_in) {
+    for (int r = 0; r < MR; ++r) {
+      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k)
+        acc[r][k] = partial ? _mm256_maskload_ps(src + 8 * k, mask[k]) : _mm256_loadu_ps(src + 8 * k);
+    }
+  } else {
+    for (int r = 0; r < MR; ++r) {
+      const __m256 b = _mm256_set1_ps(a.bias ? a.bias[g * MR + r] : 0.0f);
+      for (int k = 0; k < K; ++k) acc[r][k] = b;
+    }
+  }
+  const float* xq = a.x + q;
+  for (int32_t p = a.indptr[g * a.ips], pe = a.indptr[g * a.ips + 1]; p < pe; ++p) {
+    const float* xp = xq + a.offsets[p];
+    const float* w = a.values + int64_t{p} * MR;
+    __m256 xv[K];
+    for (int k = 0; k < K; ++k)
+      xv[k] = kTail ? _mm256_maskload_ps(xp + 8 * k, mask[k]) : _mm256_loadu_ps(xp + 8 * k);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 wb = _mm256_broadcast_ss(w + r);
+      for (int k = 0; k < K; ++k) acc[r][k] = _mm256_fmadd_ps(wb, xv[k], acc[r][k]);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    if (a.acc_out) {
+      float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k)
+        if (partial)
+          _mm256_maskstore_ps(dst + 8 * k, mask[k], acc[r][k]);
+        else
+          _mm256_storeu_ps(dst + 8 * k, acc[r][k]);
+    } else {
+      float* yr = a.y + (g * MR + r) * a.ldy;
+      for (int k = 0; k < K; ++k) {
+        const int64_t live = std::min<int64_t>(8, len - 8 * k);
+        if (live > 0)
+          store_ext(yr, q + 8 * k, live, clamp(acc[r][k], a.vmin, a.vmax), a.wq, a.wout);
+      }
+    }
+  }
+}
+
+template <int MR, int K>
+void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
+  const Args a{indptr, ips,  offsets, values, x,  acc_in, acc_out,
+               lda,    bias, y,       ldy,    wq, wout,   q0,
+               _mm256_set1_ps(out_min), _mm256_set1_ps(out_max)};
+  constexpr int64_t kNr = 8 * K;
+  for (int64_t g = 0; g < m / MR; ++g) {
+    int64_t j = 0;
+    for (; j + kNr <= n; j += kNr) tile<MR, K, false>(a, g, q0 + j, kNr);
+    const int64_t rest = n - j;
+    if (overread && K > 1 && rest > 8 * (K / 2))
+      tile<MR, K, false>(a, g, q0 + j, rest);
+    else if (overread && rest > 0)
+      tile<MR, (K / 2 > 0 ? K / 2 : 1), false>(a, g, q0 + j, rest);
+    else if (K > 1 && rest > 8 * (K / 2))
+      tile<MR, K, true>(a, g, q0 + j, rest);
+    else if (rest > 0)
+      tile<MR, (K / 2 > 0 ? K / 2 : 1), true>(a, g, q0 + j, rest);
+  }
+}
+
+}  // namespace
+
+#define SPARSE_RT_ARGS \
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max, overread
+void f32_spconv_1x32__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
+void f32_spconv_4x16__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 2>(SPARSE_RT_ARGS); }
+void f32_spconv_8x8__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 1>(SPARSE_RT_ARGS); }
+#undef SPARSE_RT_ARGS
+
+}  // namespace sparse_rt::kernels::avx2

@@ -1,0 +1,151 @@
+// AVX-512 spconv: a row group of MR output channels x K zmm (16 pixels each) of accumulators.
+// Per stored entry (one input channel tap): K input vectors are loaded once at x + off + q and
+// FMA'd with MR broadcast weights, so each loaded vector serves MR output channels. The pixel
+// tail runs the same tile with masked loads (never over-reads); the final store drops the
+// garbage columns of the extended grid with masked stores.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/spconv/spconv.h"
+
+namespace sparse_rt::kernels::avx512 {
+namespace {
+
+struct Args {
+  const int32_t* indptr;
+  int64_t ips;
+  const int32_t* offsets;
+  const float* values;
+  const float* x;
+  const float* acc_in;
+  float* acc_out;
+  int64_t lda;
+  const float* bias;
+  float* y;
+  int64_t ldy, wq, wout, q0;
+  __m512 vmin, vmax;
+};
+
+// max/min with the accumulator second: NaN propagates instead of being clamped away.
+inline __m512 clamp(__m512 v, __m512 lo, __m512 hi) {
+  return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
+}
+
+inline __mmask16 lanes_below(int64_t len) {
+  return len >= 16 ? static_cast<__mmask16>(0xFFFF)
+                   : len <= 0 ? static_cast<__mmask16>(0)
+                              : static_cast<__mmask16>((1u << len) - 1u);
+}
+
+// Where the 16 lanes of one accumulator vector go in an output plane: the extended pixels
+// q .. q+15 split into runs by extended row; garbage columns [wout, wq) are masked off. The
+// same plan serves every output channel of a tile (it depends on q only).
+struct StorePlan {
+  int nseg;
+  int64_t base[17];  // plane index that lane 0 would have in this run (may be negative)
+  __mmask16 mask[17];
+};
+
+inline void plan_store(StorePlan& sp, int64_t q, __mmask16 live, int64_t wq, int64_t wout) {
+  sp.nseg = 0;
+  if (wq == wout) {
+    sp.base[0] = q;
+    sp.mask[0] = live;
+    sp.nseg = 1;
+    return;
+  }
+  int64_t oy = q / wq, ox = q % wq;
+  for (int64_t lane = 0; lane < 16; lane += wq - ox, ++oy, ox = 0) {
+    const int64_t valid = std::min<int64_t>(wout - ox, 16 - lane);
+    if (valid <= 0) continue;
+    const __mmask16 mk = static_cast<__mmask16>(lanes_below(valid) << lane) & live;
+    if (!mk) continue;
+    sp.base[sp.nseg] = oy * wout + ox - lane;
+    sp.mask[sp.nseg++] = mk;
+  }
+}
+
+template <int MR, int K, bool kTail>  // kTail: masked input loads
+inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
+                 const StorePlan* plan) {
+  __m512 acc[MR][K];
+  if (a.acc_in) {
+    for (int r = 0; r < MR; ++r) {
+      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k)
+        acc[r][k] = _mm512_maskz_loadu_ps(mask[k], src + 16 * k);
+    }
+  } else {
+    for (int r = 0; r < MR; ++r) {
+      const __m512 b = _mm512_set1_ps(a.bias ? a.bias[g * MR + r] : 0.0f);
+      for (int k = 0; k < K; ++k) acc[r][k] = b;
+    }
+  }
+  const float* xq = a.x + q;
+  for (int32_t p = a.indptr[g * a.ips], pe = a.indptr[g * a.ips + 1]; p < pe; ++p) {
+    const float* xp = xq + a.offsets[p];
+    const float* w = a.values + int64_t{p} * MR;
+    __m512 xv[K];
+    for (int k = 0; k < K; ++k)
+      xv[k] = kTail ? _mm512_maskz_loadu_ps(mask[k], xp + 16 * k) : _mm512_loadu_ps(xp + 16 * k);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 wb = _mm512_set1_ps(w[r]);
+      for (int k = 0; k < K; ++k) acc[r][k] = _mm512_fmadd_ps(wb, xv[k], acc[r][k]);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    if (a.acc_out) {
+      float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k) _mm512_mask_storeu_ps(dst + 16 * k, mask[k], acc[r][k]);
+    } else {
+      // Lanes outside a run's mask are not touched, so a run's base may precede the plane.
+      float* yr = a.y + (g * MR + r) * a.ldy;
+      for (int k = 0; k < K; ++k) {
+        const __m512 v = clamp(acc[r][k], a.vmin, a.vmax);
+        for (int sgi = 0; sgi < plan[k].nseg; ++sgi)
+          _mm512_mask_storeu_ps(yr + plan[k].base[sgi], plan[k].mask[sgi], v);
+      }
+    }
+  }
+}
+
+template <int MR, int K>
+void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
+  const Args a{indptr, ips,  offsets, values, x,  acc_in, acc_out,
+               lda,    bias, y,       ldy,    wq, wout,   q0,
+               _mm512_set1_ps(out_min), _mm512_set1_ps(out_max)};
+  constexpr int64_t kNr = 16 * K;
+  __mmask16 mask[K];
+  StorePlan plan[K];
+  // Pixel chunks outer, row groups inner: the chunk's input window is reused by every group.
+  for (int64_t j = 0; j < n; j += kNr) {
+    const int64_t len = std::min(kNr, n - j), q = q0 + j;
+    for (int k = 0; k < K; ++k) {
+      mask[k] = lanes_below(len - 16 * k);
+      if (!acc_out) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);
+    }
+    if (len == kNr || (overread && len > 16 * (K / 2))) {
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false>(a, g, q, mask, plan);
+    } else if (overread) {
+      constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false>(a, g, q, mask, plan);
+    } else if (K > 1 && len > 16 * (K / 2)) {
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true>(a, g, q, mask, plan);
+    } else {
+      constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true>(a, g, q, mask, plan);
+    }
+  }
+}
+
+}  // namespace
+
+#define SPARSE_RT_ARGS \
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max, overread
+void f32_spconv_1x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
+void f32_spconv_4x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 4>(SPARSE_RT_ARGS); }
+void f32_spconv_8x32__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 2>(SPARSE_RT_ARGS); }
+#undef SPARSE_RT_ARGS
+
+}  // namespace sparse_rt::kernels::avx512

@@ -1,0 +1,38 @@
+// Scalar oracle for the spconv family: the plainest loop over the contract, used as the test
+// reference and as the path on CPUs without AVX2.
+#include <algorithm>
+
+#include "kernels/spconv/spconv.h"
+
+namespace sparse_rt::kernels::scalar {
+namespace {
+
+template <int MR>
+void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
+  (void)overread;  // the reference never reads past its range
+  for (int64_t g = 0; g < m / MR; ++g)
+    for (int r = 0; r < MR; ++r) {
+      const int64_t i = g * MR + r;
+      for (int64_t q = q0; q < q0 + n; ++q) {
+        if (!acc_out && q % wq >= wout) continue;
+        float acc = acc_in ? acc_in[i * lda + q - q0] : bias ? bias[i] : 0.0f;
+        for (int32_t p = indptr[g * ips]; p < indptr[g * ips + 1]; ++p)
+          acc += values[int64_t{p} * MR + r] * x[offsets[p] + q];
+        if (acc_out)
+          acc_out[i * lda + q - q0] = acc;
+        else  // NaN stays NaN: std::max/min return their first argument when unordered
+          y[i * ldy + (q / wq) * wout + q % wq] = std::min(std::max(acc, out_min), out_max);
+      }
+    }
+}
+
+}  // namespace
+
+#define SPARSE_RT_ARGS \
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max, overread
+void f32_spconv_1x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1>(SPARSE_RT_ARGS); }
+void f32_spconv_4x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4>(SPARSE_RT_ARGS); }
+void f32_spconv_8x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8>(SPARSE_RT_ARGS); }
+#undef SPARSE_RT_ARGS
+
+}  // namespace sparse_rt::kernels::scalar

@@ -1,0 +1,54 @@
+// Kernel family: f32 direct sparse convolution over a phase-split, zero-padded input
+// ("spconv"), with a fused bias + clamp epilogue. CSR is MR = 1, BSR / dense output-channel
+// blocks are MR = 4 or 8; depthwise convs run the MR = 1 kernels (9 or 25 entries per row).
+//
+// Geometry (prepared by ops/conv.cc, see docs/architecture-conv.md): the padded input of one
+// image is split into stride phases, each channel/phase a plane of hq x wq floats, so every
+// weight tap (ci, ky, kx) is ONE constant element offset `off` and the "extended" output pixel
+// q = oy * wq + ox reads x[off + q]. Columns ox in [wout, wq) of the extended grid are garbage:
+// they are computed but never stored.
+//
+// Contract (every kernel in kernels.inc; MR is the kernel's row-group size):
+//   for g in [0, m / MR), r in [0, MR), q in [q0, q0 + n), i = g*MR + r:
+//     acc = (acc_in ? acc_in[i*lda + q - q0] : bias ? bias[i] : 0)
+//           + sum_{p in [indptr[g*ips], indptr[g*ips + 1])} values[p*MR + r] * x[offsets[p] + q]
+//     if acc_out:            acc_out[i*lda + q - q0] = acc            (raw partial sums)
+//     else if q % wq < wout: y[i*ldy + (q / wq) * wout + q % wq] = min(max(acc, out_min), out_max)
+//   - m is a multiple of MR. indptr holds absolute positions into offsets/values; group g's
+//     entries are [indptr[g*ips], indptr[g*ips + 1]) with ips >= 1 the indptr stride (the op
+//     keeps one range per input-channel block: ips = blocks + 1). Callers pass a sub-range of
+//     groups by offsetting indptr, bias, y and acc_*.
+//   - acc_in / acc_out (may both be null, or the same buffer) hold partial sums of the
+//     extended grid for pixels [q0, q0 + n), row stride lda >= n; they let the op split the
+//     input channels into cache-sized blocks and run the epilogue only on the last block.
+//   - Reads x[offsets[p] + q] for q in [q0, q0 + n); tails are masked, never over-read, unless
+//     `overread` is nonzero: then the kernel may also read (and ignore) up to 63 floats past
+//     x[offsets[p] + q0 + n - 1], which the op guarantees are readable (masked loads are slow on
+//     some CPUs, e.g. Zen 4). wq >= wout >= 1; wq == wout means the
+//     extended grid is the output grid and stores are contiguous.
+//   - bias may be null (= 0). x must not overlap y. No alignment required.
+//   - out_min/out_max encode the activation: (-inf, inf) none, (0, inf) ReLU, (0, 6) ReLU6;
+//     the clamp is max(lo, v) then min(hi, .) with the accumulator second so NaN propagates.
+//   - Single-threaded; ops/ splits images, pixel tiles and row groups across OpenMP threads.
+#pragma once
+
+#include <cstdint>
+
+namespace sparse_rt::kernels {
+
+#define SPARSE_RT_F32_SPCONV_PARAMS                                                         \
+  int64_t m, int64_t q0, int64_t n, const int32_t *indptr, int64_t ips,                     \
+      const int32_t *offsets, const float *values, const float *x, const float *acc_in,     \
+      float *acc_out, int64_t lda, const float *bias, float *y, int64_t ldy, int64_t wq,    \
+      int64_t wout, float out_min, float out_max, int overread
+
+using F32SpconvFn = void (*)(SPARSE_RT_F32_SPCONV_PARAMS);
+
+#define SPARSE_RT_SPCONV_KERNEL(name, isa, mr, nr) \
+  namespace isa {                                  \
+  void name(SPARSE_RT_F32_SPCONV_PARAMS);          \
+  }
+#include "kernels/spconv/kernels.inc"
+#undef SPARSE_RT_SPCONV_KERNEL
+
+}  // namespace sparse_rt::kernels

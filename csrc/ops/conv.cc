@@ -1,0 +1,388 @@
+#include "ops/conv.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "base/isa.h"
+#include "base/threads.h"
+#include "sparse_rt/status.h"
+
+namespace sparse_rt::ops {
+namespace {
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+void check_bias(const std::vector<float>& bias, int64_t rows) {
+  if (!bias.empty() && static_cast<int64_t>(bias.size()) != rows)
+    throw InvalidArgument("Conv2d: bias has " + str(static_cast<int64_t>(bias.size())) +
+                          " values, expected " + str(rows) + " (one per output channel)");
+}
+
+// First row group of part `t` of `parts`, weighting each group by (entries + 1).
+int64_t balanced_group(const int32_t* indptr, int64_t groups, int parts, int t) {
+  const int64_t total = int64_t{indptr[groups]} - indptr[0] + groups;
+  const int64_t target = total * t / parts;
+  int64_t lo = 0, hi = groups;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi) / 2;
+    if (int64_t{indptr[mid]} - indptr[0] + mid < target) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+// Readable zeros after the copied input: the kernels' `overread` allowance (63 floats).
+constexpr int64_t kSlack = 64;
+
+// This thread's scratch (slot 0: the phase-split input rows, slot 1: partial sums), 64-byte
+// aligned and kept between calls, so large layers do not pay page faults on fresh mmap'd
+// blocks every call.
+float* workspace(size_t floats, int slot = 0) {
+  thread_local std::vector<float> slots[2];
+  std::vector<float>& ws = slots[slot];
+  if (ws.size() < floats + 16) {
+    ws.clear();
+    ws.shrink_to_fit();
+    ws.resize(floats + 16);
+  }
+  const uintptr_t p = reinterpret_cast<uintptr_t>(ws.data());
+  return ws.data() + ((64 - p % 64) % 64) / sizeof(float);
+}
+
+int64_t env_int(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::max<int64_t>(1, std::atoll(v)) : fallback;
+}
+
+}  // namespace
+
+void ConvParams::validate() const {
+  auto positive = [](int64_t v, const char* name) {
+    if (v < 1) throw InvalidArgument(std::string("Conv2d: ") + name + " must be >= 1, got " + str(v));
+  };
+  positive(out_channels, "out_channels");
+  positive(in_channels, "in_channels");
+  positive(kh, "kernel height");
+  positive(kw, "kernel width");
+  positive(stride_h, "stride");
+  positive(stride_w, "stride");
+  positive(groups, "groups");
+  if (pad_h < 0 || pad_w < 0)
+    throw InvalidArgument("Conv2d: padding must be >= 0, got (" + str(pad_h) + ", " + str(pad_w) + ")");
+  if (in_channels % groups || out_channels % groups)
+    throw InvalidArgument("Conv2d: groups=" + str(groups) + " must divide in_channels=" +
+                          str(in_channels) + " and out_channels=" + str(out_channels));
+  if (kh > 4096 || kw > 4096 || stride_h > 4096 || stride_w > 4096 || pad_h > 4096 || pad_w > 4096)
+    throw InvalidArgument("Conv2d: kernel size, stride and padding must be <= 4096");
+}
+
+void ConvParams::check_input(int64_t n, int64_t c, int64_t h, int64_t w) const {
+  if (n < 0 || h < 1 || w < 1 || c != in_channels)
+    throw InvalidArgument("Conv2d: x must have shape (N, " + str(in_channels) +
+                          ", H, W) with H, W >= 1, got (" + str(n) + ", " + str(c) + ", " +
+                          str(h) + ", " + str(w) + ")");
+  if (h + 2 * pad_h < kh || w + 2 * pad_w < kw)
+    throw InvalidArgument("Conv2d: input " + str(h) + "x" + str(w) + " with padding (" +
+                          str(pad_h) + ", " + str(pad_w) + ") is smaller than the kernel " +
+                          str(kh) + "x" + str(kw));
+}
+
+DirectConv2d::DirectConv2d(const ConvParams& p, std::vector<float> bias, int mr)
+    : p_(p), bias_(std::move(bias)), clamp_(clamp_for(p.act)), mr_(mr) {
+  p_.validate();
+  check_bias(bias_, p_.out_channels);
+}
+
+void DirectConv2d::finish() {
+  const int64_t og = p_.out_channels / p_.groups;
+  if (og % mr_) throw Error("DirectConv2d: row group does not divide the conv group");
+  if (static_cast<int64_t>(cols_.size()) > std::numeric_limits<int32_t>::max())
+    throw InvalidArgument("Conv2d: more than 2^31 stored weights");
+  kernel_ = &dispatch::select_spconv(base::active_isa(), mr_);
+}
+
+DirectConv2d::DirectConv2d(const CsrMatrix& w, const ConvParams& p, std::vector<float> bias)
+    : DirectConv2d(p, std::move(bias), 1) {
+  w.validate();
+  if (w.rows != p_.out_channels || w.cols != p_.cols())
+    throw InvalidArgument("Conv2d: CSR weight must have shape (" + str(p_.out_channels) + ", " +
+                          str(p_.cols()) + ") = (out_channels, in_channels/groups*kh*kw), got (" +
+                          str(w.rows) + ", " + str(w.cols) + ")");
+  indptr_.assign(1, 0);
+  std::vector<std::pair<int32_t, float>> row;
+  for (int64_t r = 0; r < w.rows; ++r) {
+    row.clear();
+    for (int32_t q = w.indptr[r]; q < w.indptr[r + 1]; ++q) row.emplace_back(w.indices[q], w.data[q]);
+    std::sort(row.begin(), row.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [c, v] : row) {
+      cols_.push_back(c);
+      values_.push_back(v);
+    }
+    indptr_.push_back(static_cast<int32_t>(cols_.size()));
+  }
+  finish();
+}
+
+DirectConv2d::DirectConv2d(const BsrMatrix& w, const ConvParams& p, std::vector<float> bias)
+    : DirectConv2d(p, std::move(bias), 1) {
+  w.validate();
+  if (w.rows != p_.out_channels || w.cols != p_.cols())
+    throw InvalidArgument("Conv2d: BSR weight must have shape (" + str(p_.out_channels) + ", " +
+                          str(p_.cols()) + ") = (out_channels, in_channels/groups*kh*kw), got (" +
+                          str(w.rows) + ", " + str(w.cols) + ")");
+  const int64_t og = p_.out_channels / p_.groups;
+  const int32_t br = w.block_rows, bc = w.block_cols;
+  mr_ = 1;
+  for (int cand : {8, 4})
+    if (br % cand == 0 && og % cand == 0) {
+      mr_ = cand;
+      break;
+    }
+  indptr_.assign(1, 0);
+  const int64_t block_rows = w.rows / br, sub = br / mr_;
+  for (int64_t b = 0; b < block_rows; ++b)
+    for (int64_t s = 0; s < sub; ++s) {
+      // (column, block) pairs of this block row, sorted by column.
+      std::vector<std::pair<int32_t, int32_t>> blocks;
+      for (int32_t k = w.indptr[b]; k < w.indptr[b + 1]; ++k) blocks.emplace_back(w.indices[k], k);
+      std::sort(blocks.begin(), blocks.end());
+      for (const auto& [bcol, k] : blocks)
+        for (int32_t j = 0; j < bc; ++j) {
+          const float* blk = w.data.data() + int64_t{k} * br * bc;
+          bool any = false;
+          for (int r = 0; r < mr_; ++r) any |= blk[(s * mr_ + r) * bc + j] != 0.0f;
+          if (!any) continue;
+          cols_.push_back(bcol * bc + j);
+          for (int r = 0; r < mr_; ++r) values_.push_back(blk[(s * mr_ + r) * bc + j]);
+        }
+      indptr_.push_back(static_cast<int32_t>(cols_.size()));
+    }
+  finish();
+}
+
+std::unique_ptr<DirectConv2d> DirectConv2d::dense(const float* w, const ConvParams& p,
+                                                   std::vector<float> bias) {
+  p.validate();
+  const int64_t og = p.out_channels / p.groups, cg = p.in_channels / p.groups;
+  int mr = 1;
+  if (cg > 1)  // depthwise (one input channel per group) stays at one row per group
+    for (int cand : {8, 4})
+      if (og % cand == 0) {
+        mr = cand;
+        break;
+      }
+  std::unique_ptr<DirectConv2d> op(new DirectConv2d(p, std::move(bias), mr));
+  const int64_t cols = p.cols();
+  op->indptr_.assign(1, 0);
+  for (int64_t g = 0; g < p.out_channels / mr; ++g) {
+    for (int64_t c = 0; c < cols; ++c) {
+      bool any = false;
+      for (int r = 0; r < mr; ++r) any |= w[(g * mr + r) * cols + c] != 0.0f;
+      if (!any) continue;
+      op->cols_.push_back(static_cast<int32_t>(c));
+      for (int r = 0; r < mr; ++r) op->values_.push_back(w[(g * mr + r) * cols + c]);
+    }
+    op->indptr_.push_back(static_cast<int32_t>(op->cols_.size()));
+  }
+  op->finish();
+  return op;
+}
+
+std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int64_t w) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = plans_.find({h, w});
+    if (it != plans_.end()) return it->second;
+  }
+  auto plan = std::make_shared<Plan>();
+  const int64_t sh = p_.stride_h, sw = p_.stride_w;
+  // Copy unless the conv is stride 1 without padding; tiny planes are copied anyway so the
+  // kernels may over-read their tails instead of using (slow) masked loads.
+  plan->copy = !(sh == 1 && sw == 1 && p_.pad_h == 0 && p_.pad_w == 0) || h * w < 128;
+  if (plan->copy) {
+    const int64_t hp = h + 2 * p_.pad_h, wp = w + 2 * p_.pad_w;
+    plan->hq = (hp + sh - 1) / sh;
+    plan->wq = (wp + sw - 1) / sw;
+    plan->phases_r = std::min(sh, p_.kh);
+    plan->phases_c = std::min(sw, p_.kw);
+  } else {
+    plan->hq = h;
+    plan->wq = w;
+    plan->phases_r = plan->phases_c = 1;
+  }
+  // Planes start on 64-byte boundaries so 1x1 (and kx = 0) taps load aligned vectors.
+  plan->plane = plan->copy ? (plan->hq * plan->wq + 15) / 16 * 16 : plan->hq * plan->wq;
+  const int64_t phases = plan->phases_r * plan->phases_c;
+  if (p_.in_channels * phases * plan->plane >= std::numeric_limits<int32_t>::max())
+    throw InvalidArgument("Conv2d: input " + str(h) + "x" + str(w) + " with " +
+                          str(p_.in_channels) + " channels is too large for 32-bit offsets");
+  const int64_t og = p_.out_channels / p_.groups, cg = p_.in_channels / p_.groups;
+  const int64_t taps = p_.kh * p_.kw;
+  plan->offsets.resize(cols_.size());
+  const int64_t ngroups = static_cast<int64_t>(indptr_.size()) - 1;
+  for (int64_t g = 0; g < ngroups; ++g) {
+    const int64_t channel_base = (g * mr_ / og) * cg;
+    for (int32_t e = indptr_[g]; e < indptr_[g + 1]; ++e) {
+      const int64_t col = cols_[e], ci = channel_base + col / taps, t = col % taps;
+      const int64_t ky = t / p_.kw, kx = t % p_.kw;
+      const int64_t phase = (ky % sh) * plan->phases_c + kx % sw;
+      plan->offsets[e] = static_cast<int32_t>((ci * phases + phase) * plan->plane +
+                                              (ky / sh) * plan->wq + kx / sw);
+    }
+  }
+  // Pixel tile and input-channel blocking (see docs/architecture-conv.md).
+  const int64_t ext = (p_.out_h(h) - 1) * plan->wq + p_.out_w(w);
+  plan->tile = std::min(ext, env_int("SPARSE_RT_CONV_TILE", 256));
+  // Input channels per block: the channels whose input window for one 64-pixel chunk fits in
+  // ~24 KiB (L1), but at least enough for ~32 entries per row group and block, so the
+  // partial-sum passes stay cheap (measured: -5..-9% time on 3x3 64@56^2, 3x3 512@7^2,
+  // 1x1 2048@7^2 at s = 0.9).
+  const int64_t span = (p_.kh - 1) / sh * plan->wq + (p_.kw - 1) / sw;
+  const int64_t window = phases * (64 + span) * static_cast<int64_t>(sizeof(float));
+  const double per_channel = static_cast<double>(cols_.size()) /
+                             std::max<int64_t>(1, ngroups * cg);  // entries per channel, group
+  const int64_t min_cb = static_cast<int64_t>(32.0 / std::max(per_channel, 1e-9)) + 1;
+  int64_t auto_cb = std::max<int64_t>({8, 24576 / window, min_cb});
+  auto_cb = (auto_cb + 7) / 8 * 8;
+  const int64_t cblock = std::min(cg, env_int("SPARSE_RT_CONV_CBLOCK", auto_cb));
+  plan->blocks = (cg + cblock - 1) / cblock;
+  const int64_t ips = plan->blocks + 1;
+  plan->blockptr.resize(static_cast<size_t>(ngroups * ips));
+  for (int64_t g = 0; g < ngroups; ++g) {
+    int32_t e = indptr_[g];
+    for (int64_t b = 0; b < plan->blocks; ++b) {
+      plan->blockptr[g * ips + b] = e;
+      while (e < indptr_[g + 1] && cols_[e] / taps < (b + 1) * cblock) ++e;
+    }
+    plan->blockptr[g * ips + plan->blocks] = indptr_[g + 1];
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return plans_.emplace(std::make_pair(h, w), std::move(plan)).first->second;
+}
+
+void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y,
+                       int threads) const {
+  p_.check_input(n, p_.in_channels, h, w);
+  if (n == 0) return;
+  if (!x || !y) throw InvalidArgument("Conv2d: x and y must not be null");
+  const std::shared_ptr<const Plan> plan = plan_for(h, w);
+  const int64_t c = p_.in_channels, hout = p_.out_h(h), wout = p_.out_w(w);
+  const int64_t phases = plan->phases_r * plan->phases_c;
+  const int64_t image_in = plan->copy ? c * phases * plan->plane : c * h * w;
+  const int64_t image_out = p_.out_channels * hout * wout;
+  const int64_t ext = (hout - 1) * plan->wq + wout;  // extended pixels that hold outputs
+  const int64_t ngroups = static_cast<int64_t>(indptr_.size()) - 1;
+  const int64_t blocks = plan->blocks, ips = blocks + 1;
+  const float* xin_base = plan->copy ? nullptr : x;
+  // Pixel tiles: about plan->tile pixels, a multiple of 16, as many per image as keeps the
+  // threads evenly loaded; when x is used in place and its planes are 16-float multiples, a
+  // short head tile makes every later tile start on a 64-byte boundary.
+  int64_t ntiles = (ext + plan->tile - 1) / plan->tile;
+  if (n < 2 * threads && ext >= 128 * threads) ntiles = (ntiles + threads - 1) / threads * threads;
+  const int64_t tile_px = std::max<int64_t>(16, ((ext + ntiles - 1) / ntiles + 15) / 16 * 16);
+  int64_t head = 0;
+  if (xin_base && (h * w) % 16 == 0 && reinterpret_cast<uintptr_t>(x) % 4 == 0)
+    head = ((64 - reinterpret_cast<uintptr_t>(x) % 64) % 64) / 4;
+  head = std::min(head, ext);
+  ntiles = (head > 0) + (ext - head + tile_px - 1) / tile_px;
+  int64_t row_parts = 1;
+  if (n * ntiles < 2 * threads)
+    row_parts = std::min<int64_t>(ngroups, (2 * threads + n * ntiles - 1) / (n * ntiles));
+  row_parts = std::max<int64_t>(row_parts, 1);
+  const int64_t tasks = n * ntiles * row_parts;
+  const int parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, tasks)));
+
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
+  const int64_t sh = p_.stride_h, sw = p_.stride_w, ph = p_.pad_h, pw = p_.pad_w;
+  const int64_t halo = (p_.kh - 1) / sh;  // extra plane rows below a tile's output rows
+
+  // Phase-split padded copy of plane rows [i0, i1) of image `img`, every channel and phase:
+  // plane (ci, py, px)[i][j] = padded[i*sh + py][j*sw + px].
+  auto copy_rows = [&](float* dst_img, int64_t img, int64_t i0, int64_t i1) {
+    for (int64_t ci = 0; ci < c; ++ci) {
+      const float* src = x + (img * c + ci) * h * w;
+      float* dst = dst_img + ci * phases * plan->plane;
+      for (int64_t py = 0; py < plan->phases_r; ++py)
+        for (int64_t px = 0; px < plan->phases_c; ++px, dst += plan->plane)
+          for (int64_t i = i0; i < i1; ++i) {
+            float* d = dst + i * plan->wq;
+            const int64_t sy = i * sh + py - ph;
+            if (sy < 0 || sy >= h) {
+              std::memset(d, 0, static_cast<size_t>(plan->wq) * sizeof(float));
+              continue;
+            }
+            const float* srow = src + sy * w;
+            if (sw == 1) {  // columns j with 0 <= j + px - pw < w
+              const int64_t j0 = std::min(plan->wq, std::max<int64_t>(0, pw - px));
+              const int64_t j1 = std::max(j0, std::min(plan->wq, w + pw - px));
+              std::memset(d, 0, static_cast<size_t>(j0) * sizeof(float));
+              std::memcpy(d + j0, srow + j0 + px - pw, static_cast<size_t>(j1 - j0) * sizeof(float));
+              std::memset(d + j1, 0, static_cast<size_t>(plan->wq - j1) * sizeof(float));
+            } else {
+              for (int64_t j = 0; j < plan->wq; ++j) {
+                const int64_t sx = j * sw + px - pw;
+                d[j] = (sx >= 0 && sx < w) ? srow[sx] : 0.0f;
+              }
+            }
+          }
+    }
+  };
+
+#pragma omp parallel num_threads(parts)
+  {
+    // Each thread copies into its own image-sized workspace only the plane rows its tasks
+    // read, incrementally as its (consecutive) tiles advance. A shared copy made before the
+    // compute loop was measured 1.3x instead of ~1.8x from 1 to 2 threads: half of every
+    // thread's input then sat in the other core's cache.
+    float* lbuf = nullptr;
+    int64_t cur_img = -1, have0 = 0, have1 = 0;  // rows [have0, have1) of cur_img are copied
+    if (plan->copy) {
+      lbuf = workspace(static_cast<size_t>(image_in + kSlack));
+      std::memset(lbuf + image_in, 0, kSlack * sizeof(float));  // over-read tail
+    }
+    float* part = blocks > 1 ? workspace(static_cast<size_t>(p_.out_channels * tile_px), 1) : nullptr;
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t img = t / (ntiles * row_parts), rest = t % (ntiles * row_parts);
+      const int64_t tile = rest / row_parts, rp = rest % row_parts;
+      const int64_t g0 = row_parts == 1 ? 0 : balanced_group(indptr_.data(), ngroups, static_cast<int>(row_parts), static_cast<int>(rp));
+      const int64_t g1 = row_parts == 1 ? ngroups : balanced_group(indptr_.data(), ngroups, static_cast<int>(row_parts), static_cast<int>(rp + 1));
+      if (g1 <= g0) continue;
+      const int64_t q0 = head == 0 ? tile * tile_px : tile == 0 ? 0 : head + (tile - 1) * tile_px;
+      const int64_t len = std::min(head > 0 && tile == 0 ? head : tile_px, ext - q0);
+      const float* xin = x + img * image_in;
+      if (plan->copy) {
+        const int64_t need0 = q0 / plan->wq;
+        const int64_t need1 = std::min(plan->hq, (q0 + len - 1) / plan->wq + halo + 2);
+        if (img != cur_img || need0 < have0 || need0 > have1) {
+          if (img != cur_img)  // zero the plane tails (read only by over-reads)
+            for (int64_t pl = 0; pl < c * phases; ++pl)
+              std::memset(lbuf + pl * plan->plane + plan->hq * plan->wq, 0,
+                          static_cast<size_t>(plan->plane - plan->hq * plan->wq) * sizeof(float));
+          copy_rows(lbuf, img, need0, need1);
+          cur_img = img;
+          have0 = need0;
+          have1 = need1;
+        } else if (need1 > have1) {
+          copy_rows(lbuf, img, have1, need1);
+          have1 = need1;
+        }
+        xin = lbuf;
+      }
+      const int64_t r0 = g0 * mr_;
+      for (int64_t b = 0; b < blocks; ++b)
+        kernel_->fn((g1 - g0) * mr_, q0, len, plan->blockptr.data() + g0 * ips + b, ips,
+                    plan->offsets.data(), values_.data(), xin,
+                    b > 0 ? part : nullptr, b + 1 < blocks ? part : nullptr, tile_px,
+                    bias ? bias + r0 : nullptr, y + img * image_out + r0 * hout * wout,
+                    hout * wout, plan->wq, wout, clamp_.lo, clamp_.hi, plan->copy ? 1 : 0);
+    }
+  }
+}
+
+}  // namespace sparse_rt::ops

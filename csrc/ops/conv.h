@@ -1,0 +1,105 @@
+// 2-D convolution ops (NCHW activations). Weights are checked and packed once at construction;
+// per input shape a small plan (tap offsets, or a oneDNN primitive) is made on first use and
+// cached, so run() may be called concurrently from many threads (the op is logically immutable).
+//
+//   DirectConv2d: the spconv kernels (kernels/spconv) over a phase-split padded copy of the
+//     input: CSR (1 output channel per row group), BSR (4 or 8), dense output-channel blocks,
+//     and the direct depthwise path (dense weights, 1 row per group).
+//   DnnlConv2d:   dense convolution through oneDNN (only when built with it), see
+//     docs/architecture-conv.md for why.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dispatch/registry.h"
+#include "ops/linear.h"
+#include "sparse_rt/ops.h"
+#include "sparse_rt/sparse_matrix.h"
+
+namespace sparse_rt::ops {
+
+struct ConvParams {
+  int64_t out_channels = 0, in_channels = 0;  // in_channels: all groups together
+  int64_t kh = 1, kw = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t groups = 1;
+  Activation act = Activation::kNone;
+
+  // Throws InvalidArgument naming the bad field.
+  void validate() const;
+  int64_t cols() const { return in_channels / groups * kh * kw; }  // 2-D weight view width
+  int64_t out_h(int64_t h) const { return (h + 2 * pad_h - kh) / stride_h + 1; }
+  int64_t out_w(int64_t w) const { return (w + 2 * pad_w - kw) / stride_w + 1; }
+  // Throws InvalidArgument unless x is (n, in_channels, h, w) with a non-empty output.
+  void check_input(int64_t n, int64_t c, int64_t h, int64_t w) const;
+};
+
+class DirectConv2d {
+ public:
+  // Weight: the (out_channels x cols()) 2-D view in CSR (1 row per group) or BSR.
+  DirectConv2d(const CsrMatrix& w, const ConvParams& p, std::vector<float> bias);
+  DirectConv2d(const BsrMatrix& w, const ConvParams& p, std::vector<float> bias);
+  // Dense weight (out_channels x cols() row-major); zeros are dropped. Depthwise convs use one
+  // output channel per group, others blocks of 8 (or 4, or 1) output channels.
+  static std::unique_ptr<DirectConv2d> dense(const float* w, const ConvParams& p,
+                                             std::vector<float> bias);
+
+  // y (n, out_channels, out_h, out_w) from x (n, in_channels, h, w), both contiguous.
+  void run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads) const;
+
+  const ConvParams& params() const { return p_; }
+  const char* kernel_name() const { return kernel_->name; }
+  int rows_per_group() const { return mr_; }
+  int64_t stored() const { return static_cast<int64_t>(cols_.size()); }  // entries
+
+ private:
+  struct Plan {
+    int64_t hq, wq, phases_r, phases_c, plane;  // phase-split padded geometry
+    bool copy;                                  // false: x is used in place
+    std::vector<int32_t> offsets;               // per stored entry
+    int64_t tile;                               // extended pixels per task
+    int64_t blocks;                             // input-channel blocks (partial-sum passes)
+    std::vector<int32_t> blockptr;              // (blocks + 1) entry positions per row group
+  };
+  DirectConv2d(const ConvParams& p, std::vector<float> bias, int mr);
+  void finish();
+  std::shared_ptr<const Plan> plan_for(int64_t h, int64_t w) const;
+
+  ConvParams p_;
+  std::vector<float> bias_;
+  Clamp clamp_;
+  int mr_;
+  std::vector<int32_t> indptr_;  // per row group
+  std::vector<int32_t> cols_;    // 2-D view column of each entry (ci, ky, kx)
+  std::vector<float> values_;    // mr_ per entry
+  const dispatch::SpconvKernel* kernel_ = nullptr;
+  mutable std::mutex mu_;
+  mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const Plan>> plans_;
+};
+
+// True when this library was built with oneDNN.
+bool have_onednn();
+
+class DnnlConv2d {
+ public:
+  // Dense weight (out_channels, in_channels/groups, kh, kw) row-major.
+  DnnlConv2d(const float* w, const ConvParams& p, std::vector<float> bias);
+  ~DnnlConv2d();
+  void run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads) const;
+  const ConvParams& params() const { return p_; }
+  const char* kernel_name() const { return "f32_conv__onednn"; }
+
+ private:
+  struct Impl;
+  ConvParams p_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sparse_rt::ops

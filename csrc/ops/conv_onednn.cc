@@ -1,0 +1,179 @@
+// Dense convolution through oneDNN (built only when CMake found it: SPARSE_RT_HAVE_ONEDNN).
+// oneDNN is built on GNU OpenMP, the same runtime as ours; its parallel regions take their
+// width from omp_get_max_threads(), so run() sets the caller's ICV for the call and restores it.
+#include <omp.h>
+
+#include "ops/conv.h"
+#include "sparse_rt/status.h"
+
+#ifdef SPARSE_RT_HAVE_ONEDNN
+#include <tuple>
+
+#include "oneapi/dnnl/dnnl.hpp"
+#endif
+
+namespace sparse_rt::ops {
+
+#ifndef SPARSE_RT_HAVE_ONEDNN
+
+bool have_onednn() { return false; }
+struct DnnlConv2d::Impl {};
+DnnlConv2d::DnnlConv2d(const float*, const ConvParams& p, std::vector<float>) : p_(p) {
+  throw InvalidArgument("Conv2d: this build of sparse_rt has no oneDNN dense convolution");
+}
+DnnlConv2d::~DnnlConv2d() = default;
+void DnnlConv2d::run(const float*, int64_t, int64_t, int64_t, float*, int) const {}
+
+#else
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+struct Prim {
+  dnnl::convolution_forward conv;
+  memory::desc user_src, user_dst, src, dst;
+  memory weights, bias;
+  bool reorder_src = false, reorder_dst = false;
+};
+
+}  // namespace
+
+bool have_onednn() { return true; }
+
+struct DnnlConv2d::Impl {
+  std::vector<float> w, bias;
+  std::mutex mu;
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<const Prim>> prims;
+
+  std::shared_ptr<const Prim> prim_for(const ConvParams& p, int64_t n, int64_t h, int64_t wd) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto key = std::make_tuple(n, h, wd);
+    if (auto it = prims.find(key); it != prims.end()) return it->second;
+    const dnnl::engine& eng = cpu_engine();
+    const int64_t ho = p.out_h(h), wo = p.out_w(wd);
+    auto prim = std::make_shared<Prim>();
+    prim->user_src = memory::desc({n, p.in_channels, h, wd}, dt::f32, tag::nchw);
+    prim->user_dst = memory::desc({n, p.out_channels, ho, wo}, dt::f32, tag::nchw);
+    const memory::dims wdims =
+        p.groups > 1 ? memory::dims{p.groups, p.out_channels / p.groups,
+                                    p.in_channels / p.groups, p.kh, p.kw}
+                     : memory::dims{p.out_channels, p.in_channels, p.kh, p.kw};
+    const memory::desc user_w(wdims, dt::f32, p.groups > 1 ? tag::goihw : tag::oihw);
+    const memory::desc bias_md({p.out_channels}, dt::f32, tag::x);
+    // Activation layout, chosen by measurement (docs/architecture-conv.md): pointwise stride-1
+    // convs over >= 14x14 pixels run best on plain NCHW (no reorders, a GEMM-like kernel);
+    // everything else on the 16-channel-blocked layout with one reorder each way.
+    const bool plain = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                       p.pad_h == 0 && p.pad_w == 0 && h * wd >= 196;
+    const tag act_tag = plain ? tag::nchw : tag::nChw16c;
+    const memory::desc any_src({n, p.in_channels, h, wd}, dt::f32, act_tag);
+    const memory::desc any_dst({n, p.out_channels, ho, wo}, dt::f32, act_tag);
+    const memory::desc any_w(wdims, dt::f32, tag::any);
+    dnnl::post_ops ops;
+    dnnl::primitive_attr attr;
+#if DNNL_VERSION_MAJOR >= 3
+    if (p.act == Activation::kRelu) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    if (p.act == Activation::kRelu6) ops.append_eltwise(dnnl::algorithm::eltwise_clip, 0.f, 6.f);
+#else
+    if (p.act == Activation::kRelu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    if (p.act == Activation::kRelu6) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f);
+#endif
+    attr.set_post_ops(ops);
+    const memory::dims strides{p.stride_h, p.stride_w}, pads{p.pad_h, p.pad_w};
+    const memory::dims pads_r{(ho - 1) * p.stride_h + p.kh - h - p.pad_h,
+                              (wo - 1) * p.stride_w + p.kw - wd - p.pad_w};
+    const bool has_bias = !bias.empty();
+#if DNNL_VERSION_MAJOR >= 3
+    auto pd = has_bias
+                  ? dnnl::convolution_forward::primitive_desc(
+                        eng, dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                        any_src, any_w, bias_md, any_dst, strides, pads, pads_r, attr)
+                  : dnnl::convolution_forward::primitive_desc(
+                        eng, dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                        any_src, any_w, any_dst, strides, pads, pads_r, attr);
+#else
+    auto desc = has_bias
+                    ? dnnl::convolution_forward::desc(
+                          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                          any_src, any_w, bias_md, any_dst, strides, pads, pads_r)
+                    : dnnl::convolution_forward::desc(
+                          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                          any_src, any_w, any_dst, strides, pads, pads_r);
+    auto pd = dnnl::convolution_forward::primitive_desc(desc, attr, eng);
+#endif
+    prim->conv = dnnl::convolution_forward(pd);
+    prim->src = pd.src_desc();
+    prim->dst = pd.dst_desc();
+    prim->reorder_src = prim->src != prim->user_src;
+    prim->reorder_dst = prim->dst != prim->user_dst;
+    dnnl::stream s(eng);
+    memory user_wm(user_w, eng, w.data());
+    prim->weights = memory(pd.weights_desc(), eng);
+    dnnl::reorder(user_wm, prim->weights).execute(s, user_wm, prim->weights);
+    if (has_bias) {
+      prim->bias = memory(bias_md, eng);
+      std::copy(bias.begin(), bias.end(), static_cast<float*>(prim->bias.get_data_handle()));
+    }
+    s.wait();
+    return prims.emplace(key, std::move(prim)).first->second;
+  }
+};
+
+DnnlConv2d::DnnlConv2d(const float* w, const ConvParams& p, std::vector<float> bias)
+    : p_(p), impl_(new Impl) {
+  p_.validate();
+  if (!bias.empty() && static_cast<int64_t>(bias.size()) != p_.out_channels)
+    throw InvalidArgument("Conv2d: bias has " + std::to_string(bias.size()) + " values, expected " +
+                          std::to_string(p_.out_channels));
+  impl_->w.assign(w, w + p_.out_channels * p_.cols());
+  impl_->bias = std::move(bias);
+}
+
+DnnlConv2d::~DnnlConv2d() = default;
+
+void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
+                     int threads) const {
+  p_.check_input(n, p_.in_channels, h, wd);
+  if (n == 0) return;
+  if (!x || !y) throw InvalidArgument("Conv2d: x and y must not be null");
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  try {
+    std::shared_ptr<const Prim> prim = impl_->prim_for(p_, n, h, wd);
+    const dnnl::engine& eng = cpu_engine();
+    dnnl::stream s(eng);
+    memory usrc(prim->user_src, eng, const_cast<float*>(x));
+    memory udst(prim->user_dst, eng, y);
+    memory src = usrc, dst = udst;
+    if (prim->reorder_src) {
+      src = memory(prim->src, eng);
+      dnnl::reorder(usrc, src).execute(s, usrc, src);
+    }
+    if (prim->reorder_dst) dst = memory(prim->dst, eng);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, prim->weights}, {DNNL_ARG_DST, dst}};
+    if (!impl_->bias.empty()) args.emplace(DNNL_ARG_BIAS, prim->bias);
+    prim->conv.execute(s, args);
+    if (prim->reorder_dst) dnnl::reorder(dst, udst).execute(s, dst, udst);
+    s.wait();
+  } catch (const dnnl::error& e) {
+    omp_set_num_threads(saved);
+    throw Error(std::string("Conv2d (oneDNN): ") + e.what());
+  } catch (...) {
+    omp_set_num_threads(saved);
+    throw;
+  }
+  omp_set_num_threads(saved);
+}
+
+#endif  // SPARSE_RT_HAVE_ONEDNN
+
+}  // namespace sparse_rt::ops

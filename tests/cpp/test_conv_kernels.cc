@@ -1,0 +1,256 @@
+// Every spconv kernel in kernels/spconv/kernels.inc against the scalar reference with the same
+// row-group size, over an edge sweep; plus DirectConv2d against a naive convolution.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "base/isa.h"
+#include "dispatch/registry.h"
+#include "ops/conv.h"
+#include "sparse_rt/status.h"
+
+namespace sparse_rt {
+namespace {
+
+struct KernelCase {
+  int64_t groups, q0, n, wq, wout, lda;
+  double density;
+  bool partial_in, partial_out, with_bias;
+  int overread = 0;
+  float lo, hi;
+  std::string str() const {
+    std::ostringstream s;
+    s << "groups=" << groups << " q0=" << q0 << " n=" << n << " wq=" << wq << " wout=" << wout
+      << " density=" << density << " acc_in=" << partial_in << " acc_out=" << partial_out
+      << " bias=" << with_bias << " clamp=[" << lo << ", " << hi << "]";
+    return s.str();
+  }
+};
+
+const dispatch::SpconvKernel& reference_for(int mr) {
+  for (const auto& k : dispatch::spconv_kernels())
+    if (k.isa == base::Isa::kScalar && k.mr == mr) return k;
+  throw std::runtime_error("no reference kernel");
+}
+
+void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_t seed) {
+  const int mr = kernel.mr;
+  const int64_t m = c.groups * mr;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> val(-1.0f, 1.0f);
+  const int64_t x_len = c.q0 + c.n + 200 + (c.overread ? 63 : 0);
+  std::vector<float> x(static_cast<size_t>(x_len));
+  for (auto& v : x) v = val(rng);
+  // Per group: a few index blocks (ips = 3) of entries with offsets in [0, 200].
+  const int64_t ips = 3;
+  std::vector<int32_t> indptr, offsets;
+  std::vector<float> values;
+  std::bernoulli_distribution keep(c.density);
+  for (int64_t g = 0; g < c.groups; ++g)
+    for (int64_t b = 0; b < ips; ++b) {
+      indptr.push_back(static_cast<int32_t>(offsets.size()));
+      if (b == ips - 1) continue;  // the last slot only closes the previous range
+      for (int32_t off = 0; off <= 200; off += 7)
+        if (keep(rng)) {
+          offsets.push_back(off);
+          for (int r = 0; r < mr; ++r) values.push_back(val(rng));
+        }
+    }
+  // Group g uses [indptr[g*ips], indptr[g*ips+1]): range 0 of each group.
+  std::vector<float> bias(static_cast<size_t>(m));
+  for (auto& v : bias) v = val(rng);
+  const int64_t rows_out = (c.q0 + c.n) / c.wq + 1;
+  const int64_t ldy = rows_out * c.wout + 3;
+  std::vector<float> acc(static_cast<size_t>(m * c.lda));
+  for (auto& v : acc) v = val(rng);
+  const float sentinel = -777.0f;
+  std::vector<float> y_ref(static_cast<size_t>(m * ldy), sentinel), y(y_ref);
+  std::vector<float> acc_ref(acc), acc_out(acc);
+  reference_for(mr).fn(m, c.q0, c.n, indptr.data(), ips, offsets.data(), values.data(), x.data(),
+                       c.partial_in ? acc.data() : nullptr,
+                       c.partial_out ? acc_ref.data() : nullptr, c.lda,
+                       c.with_bias ? bias.data() : nullptr, y_ref.data(), ldy, c.wq, c.wout, c.lo,
+                       c.hi, 0);
+  kernel.fn(m, c.q0, c.n, indptr.data(), ips, offsets.data(), values.data(), x.data(),
+            c.partial_in ? acc.data() : nullptr, c.partial_out ? acc_out.data() : nullptr, c.lda,
+            c.with_bias ? bias.data() : nullptr, y.data(), ldy, c.wq, c.wout, c.lo, c.hi,
+            c.overread);
+  for (size_t i = 0; i < y.size(); ++i)
+    ASSERT_NEAR(y[i], y_ref[i], 1e-4f) << kernel.name << " y[" << i << "] " << c.str();
+  for (size_t i = 0; i < acc_out.size(); ++i)
+    ASSERT_NEAR(acc_out[i], acc_ref[i], 1e-4f) << kernel.name << " acc[" << i << "] " << c.str();
+}
+
+TEST(SpconvKernels, MatchReferenceOverEdgeSweep) {
+  const float inf = std::numeric_limits<float>::infinity();
+  int tested = 0;
+  for (const auto& kernel : dispatch::spconv_kernels()) {
+    if (!base::isa_usable(kernel.isa)) {
+      std::cout << "[ SKIPPED  ] " << kernel.name << ": ISA not usable here\n";
+      continue;
+    }
+    uint32_t seed = 1;
+    for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 129, 257})
+      for (int64_t wq : {1, 5, 16, 19, 58})
+        for (double density : {0.0, 0.5, 0.9, 1.0}) {
+          const int64_t wout = std::max<int64_t>(1, wq - (n % 3));
+          KernelCase c{3, static_cast<int64_t>(n % 5), n, wq, wout, n + 5, density,
+                       false, false, (n % 2) == 0, -inf, inf};
+          run_case(kernel, c, seed++);
+          c.partial_in = true;
+          c.lo = 0.0f;
+          c.hi = (n % 4 == 1) ? 0.5f : inf;
+          run_case(kernel, c, seed++);
+          c.partial_out = true;
+          run_case(kernel, c, seed++);
+          c.partial_in = false;
+          run_case(kernel, c, seed++);
+          c.overread = 1;
+          run_case(kernel, c, seed++);
+          c.partial_out = false;
+          run_case(kernel, c, seed++);
+          if (::testing::Test::HasFatalFailure()) return;
+        }
+    ++tested;
+  }
+  EXPECT_GE(tested, 3);
+}
+
+TEST(SpconvKernels, NanPropagatesThroughClamp) {
+  for (const auto& kernel : dispatch::spconv_kernels()) {
+    if (!base::isa_usable(kernel.isa)) continue;
+    const int mr = kernel.mr;
+    std::vector<float> x(40, 1.0f);
+    x[5] = std::nanf("");
+    std::vector<int32_t> indptr{0, 1}, offsets{0};
+    std::vector<float> values(static_cast<size_t>(mr), 1.0f), y(static_cast<size_t>(mr * 20));
+    kernel.fn(mr, 0, 20, indptr.data(), 1, offsets.data(), values.data(), x.data(), nullptr,
+              nullptr, 0, nullptr, y.data(), 20, 20, 20, 0.0f, 6.0f, 0);
+    for (int r = 0; r < mr; ++r) {
+      EXPECT_TRUE(std::isnan(y[r * 20 + 5])) << kernel.name;
+      EXPECT_EQ(y[r * 20 + 4], 1.0f) << kernel.name;
+    }
+  }
+}
+
+// Naive NCHW convolution (zero padding, groups) as the op-level oracle.
+std::vector<float> naive_conv(const std::vector<float>& x, int64_t n, int64_t h, int64_t w,
+                              const std::vector<float>& wt, const std::vector<float>& bias,
+                              const ops::ConvParams& p) {
+  const int64_t ho = p.out_h(h), wo = p.out_w(w), cg = p.in_channels / p.groups,
+                og = p.out_channels / p.groups;
+  std::vector<float> y(static_cast<size_t>(n * p.out_channels * ho * wo));
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t o = 0; o < p.out_channels; ++o)
+      for (int64_t oy = 0; oy < ho; ++oy)
+        for (int64_t ox = 0; ox < wo; ++ox) {
+          double acc = bias.empty() ? 0.0 : bias[o];
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t ky = 0; ky < p.kh; ++ky)
+              for (int64_t kx = 0; kx < p.kw; ++kx) {
+                const int64_t iy = oy * p.stride_h + ky - p.pad_h, ix = ox * p.stride_w + kx - p.pad_w;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                const int64_t c = (o / og) * cg + ci;
+                acc += double{wt[((o * cg + ci) * p.kh + ky) * p.kw + kx]} *
+                       x[((b * p.in_channels + c) * h + iy) * w + ix];
+              }
+          y[((b * p.out_channels + o) * ho + oy) * wo + ox] = static_cast<float>(std::max(acc, 0.0));
+        }
+  return y;
+}
+
+TEST(DirectConv2d, CsrBsrDenseMatchNaiveOnEveryPath) {
+  struct G { int64_t n, c, o, h, w, k, s, pad, groups; };
+  const G geoms[] = {{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
+                     {1, 8, 16, 7, 7, 1, 1, 0, 2},   {1, 8, 8, 10, 10, 5, 2, 2, 8},
+                     {1, 4, 8, 12, 12, 7, 2, 3, 1}};
+  const base::Isa saved = base::active_isa();
+  for (base::Isa isa : base::usable_isas()) {
+    base::set_active_isa_cap(isa);
+    for (const G& g : geoms) {
+      ops::ConvParams p;
+      p.out_channels = g.o; p.in_channels = g.c; p.kh = p.kw = g.k;
+      p.stride_h = p.stride_w = g.s; p.pad_h = p.pad_w = g.pad; p.groups = g.groups;
+      p.act = Activation::kRelu;
+      std::mt19937 rng(static_cast<uint32_t>(g.c * 31 + g.k));
+      std::uniform_real_distribution<float> val(-1.0f, 1.0f);
+      std::vector<float> wt(static_cast<size_t>(g.o * p.cols())), bias(static_cast<size_t>(g.o));
+      for (auto& v : wt) v = rng() % 3 ? 0.0f : val(rng);
+      for (auto& v : bias) v = val(rng);
+      std::vector<float> x(static_cast<size_t>(g.n * g.c * g.h * g.w));
+      for (auto& v : x) v = val(rng);
+      const auto ref = naive_conv(x, g.n, g.h, g.w, wt, bias, p);
+      std::vector<float> y(ref.size());
+      const CsrMatrix csr = CsrMatrix::from_dense(wt.data(), g.o, p.cols());
+      const BsrMatrix bsr = BsrMatrix::from_dense(wt.data(), g.o, p.cols(), 4, 1);
+      std::vector<std::unique_ptr<ops::DirectConv2d>> convs;
+      convs.push_back(std::make_unique<ops::DirectConv2d>(csr, p, bias));
+      convs.push_back(std::make_unique<ops::DirectConv2d>(bsr, p, bias));
+      convs.push_back(ops::DirectConv2d::dense(wt.data(), p, bias));
+      for (const auto& conv : convs)
+        for (int threads : {1, 2}) {
+          std::fill(y.begin(), y.end(), -1.0f);
+          conv->run(x.data(), g.n, g.h, g.w, y.data(), threads);
+          for (size_t i = 0; i < y.size(); ++i)
+            ASSERT_NEAR(y[i], ref[i], 1e-4f)
+                << conv->kernel_name() << " threads=" << threads << " isa=" << base::isa_name(isa)
+                << " c=" << g.c << " o=" << g.o << " h=" << g.h << " k=" << g.k << " s=" << g.s
+                << " groups=" << g.groups << " at " << i;
+        }
+    }
+  }
+  base::set_active_isa_cap(saved);
+}
+
+TEST(DnnlConv2d, MatchesNaiveWhenBuilt) {
+  if (!ops::have_onednn()) GTEST_SKIP() << "built without oneDNN";
+  struct G { int64_t n, c, o, h, w, k, s, pad, groups; };
+  const G geoms[] = {{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
+                     {1, 16, 8, 14, 14, 1, 1, 0, 1}, {1, 8, 8, 10, 10, 5, 2, 2, 8}};
+  for (const G& g : geoms) {
+    ops::ConvParams p;
+    p.out_channels = g.o; p.in_channels = g.c; p.kh = p.kw = g.k;
+    p.stride_h = p.stride_w = g.s; p.pad_h = p.pad_w = g.pad; p.groups = g.groups;
+    p.act = Activation::kRelu;
+    std::mt19937 rng(static_cast<uint32_t>(g.c * 7 + g.k));
+    std::uniform_real_distribution<float> val(-1.0f, 1.0f);
+    std::vector<float> wt(static_cast<size_t>(g.o * p.cols())), bias(static_cast<size_t>(g.o));
+    for (auto& v : wt) v = val(rng);
+    for (auto& v : bias) v = val(rng);
+    std::vector<float> x(static_cast<size_t>(g.n * g.c * g.h * g.w));
+    for (auto& v : x) v = val(rng);
+    const auto ref = naive_conv(x, g.n, g.h, g.w, wt, bias, p);
+    ops::DnnlConv2d conv(wt.data(), p, bias);
+    for (int threads : {1, 2}) {
+      std::vector<float> y(ref.size(), -1.0f);
+      conv.run(x.data(), g.n, g.h, g.w, y.data(), threads);
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], 1e-3f) << "threads=" << threads << " c=" << g.c << " k=" << g.k
+                                         << " s=" << g.s << " groups=" << g.groups << " at " << i;
+    }
+  }
+}
+
+TEST(DirectConv2d, RejectsBadShapes) {
+  ops::ConvParams p;
+  p.out_channels = 4; p.in_channels = 4; p.kh = p.kw = 3; p.pad_h = p.pad_w = 0;
+  const std::vector<float> wt(static_cast<size_t>(4 * 36), 1.0f);
+  auto conv = ops::DirectConv2d::dense(wt.data(), p, {});
+  std::vector<float> x(4 * 2 * 2), y(16);
+  EXPECT_THROW(conv->run(x.data(), 1, 2, 2, y.data(), 1), InvalidArgument);
+  const CsrMatrix wrong = CsrMatrix::from_dense(wt.data(), 4, 35);
+  EXPECT_THROW(ops::DirectConv2d(wrong, p, {}), InvalidArgument);
+  p.groups = 3;
+  EXPECT_THROW(ops::DirectConv2d::dense(wt.data(), p, {}), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace sparse_rt

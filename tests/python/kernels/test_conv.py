@@ -1,0 +1,266 @@
+"""sparse_rt.ops.Conv2d (direct sparse CSR/BSR, direct depthwise, dense) against
+torch.nn.functional.conv2d, under every ISA path and 1 and 2 threads."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import sys
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sparse_rt
+from sparse_rt import BSR, CSR
+from sparse_rt.ops import Conv2d
+
+_ROOT = pathlib.Path(__file__).resolve().parents[3]
+_spec = importlib.util.spec_from_file_location("cases_conv", _ROOT / "benchmarks" / "cases_conv.py")
+cases_conv = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("cases_conv", cases_conv)
+_spec.loader.exec_module(cases_conv)
+
+ISAS = sparse_rt.runtime_info()["isa_available"]
+THREADS = (1, 2)
+ACTS = (None, "relu", "relu6")
+
+
+@contextmanager
+def runtime(isa: str, threads: int):
+    old_isa, old_threads = sparse_rt.get_isa(), sparse_rt.get_num_threads()
+    sparse_rt.set_isa(isa)
+    sparse_rt.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        sparse_rt.set_isa(old_isa)
+        sparse_rt.set_num_threads(old_threads)
+
+
+def make_case(seed, n, c, o, h, w, k, stride, pad, groups, sparsity):
+    rng = np.random.default_rng(seed)
+    weight = rng.standard_normal((o, c // groups, k, k)).astype(np.float32)
+    weight[rng.random(weight.shape) < sparsity] = 0.0
+    if sparsity >= 1.0:
+        weight[:] = 0.0
+    bias = rng.standard_normal(o).astype(np.float32)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    return weight, bias, x
+
+
+def torch_conv(x, weight, bias, stride, pad, groups, activation):
+    y = torch.nn.functional.conv2d(
+        torch.from_numpy(x).double(), torch.from_numpy(weight).double(),
+        None if bias is None else torch.from_numpy(bias).double(),
+        stride=stride, padding=pad, groups=groups,
+    )
+    if activation == "relu":
+        y = torch.relu(y)
+    elif activation == "relu6":
+        y = torch.clamp(y, 0.0, 6.0)
+    return y.numpy()
+
+
+def check(y, ref, case):
+    assert y.shape == ref.shape, f"shape {y.shape} != torch {ref.shape} for {case}"
+    scale = max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
+    err = float(np.abs(y - ref).max()) if ref.size else 0.0
+    assert err <= 2e-4 * scale, f"max |error| {err:.3g} (scale {scale:.3g}) for {case}"
+
+
+# (n, c, o, h, w, k, stride, pad, groups): sizes below/at/above the tiles, odd spatial sizes,
+# every kernel size, stride 1/2, padding, groups incl. depthwise and grouped pointwise.
+GEOMETRIES = [
+    (1, 8, 16, 7, 7, 1, 1, 0, 1),
+    (3, 8, 16, 13, 13, 1, 2, 0, 1),
+    (1, 16, 16, 13, 13, 3, 1, 1, 1),
+    (3, 16, 8, 7, 9, 3, 2, 1, 1),
+    (1, 8, 8, 1, 1, 3, 1, 1, 1),
+    (1, 8, 16, 13, 13, 5, 1, 2, 1),
+    (1, 8, 8, 13, 13, 5, 2, 2, 1),
+    (1, 4, 8, 13, 13, 7, 2, 3, 1),
+    (1, 16, 16, 13, 13, 3, 1, 1, 16),
+    (3, 16, 16, 13, 13, 3, 2, 1, 16),
+    (1, 16, 32, 7, 7, 5, 1, 2, 16),
+    (1, 16, 32, 13, 13, 1, 1, 0, 4),
+    (1, 16, 16, 7, 7, 3, 1, 0, 2),
+    (1, 12, 24, 19, 17, 3, 1, 1, 1),
+]
+SPARSITIES = (0.0, 0.5, 0.9, 1.0)
+
+
+def formats_for(geom):
+    n, c, o, h, w, k, stride, pad, groups = geom
+    out = [("direct", None), ("csr", None)]
+    if o % 4 == 0:
+        out.append(("bsr", (4, 1)))
+    if o % 8 == 0 and (c // groups * k * k) % k == 0:
+        out.append(("bsr", (8, k)))
+    return out
+
+
+# sparse_rt's own kernels: every ISA path with 1 thread, the best path also with 2 threads.
+# The oneDNN dense path does not depend on the ISA cap: it runs once per thread count.
+PATHS = [(isa, 1) for isa in ISAS] + [(ISAS[-1], 2)]
+CASES = [
+    pytest.param(geom, sp, fmt, block, isa, threads,
+                 id=f"{'x'.join(map(str, geom))}-s{sp}-{fmt}{block or ''}-{isa}-t{threads}")
+    for geom in GEOMETRIES
+    for sp in SPARSITIES
+    for fmt, block in formats_for(geom)
+    for isa, threads in PATHS
+] + [
+    pytest.param(geom, sp, "dense", None, ISAS[-1], threads,
+                 id=f"{'x'.join(map(str, geom))}-s{sp}-dense-t{threads}")
+    for geom in GEOMETRIES
+    for sp in (0.0, 0.5)
+    for threads in THREADS
+]
+
+
+@pytest.mark.parametrize("geom,sparsity,fmt,block,isa,threads", CASES)
+def test_conv_matches_torch(geom, sparsity, fmt, block, isa, threads):
+    n, c, o, h, w, k, stride, pad, groups = geom
+    seed = abs(hash((geom, sparsity))) % 2**32
+    act = ACTS[seed % 3]
+    weight, bias, x = make_case(seed, n, c, o, h, w, k, stride, pad, groups, sparsity)
+    case = dict(geom=geom, sparsity=sparsity, format=fmt, block=block, isa=isa,
+                threads=threads, activation=act, seed=seed)
+    with runtime(isa, threads):
+        layer = Conv2d(weight, bias, stride=stride, padding=pad, groups=groups,
+                       activation=act, format=fmt, block=block)
+        y = layer(x)
+        if fmt != "dense" or groups != c:
+            assert isa in layer.kernel or layer.kernel == "f32_conv__onednn" or (
+                isa == "scalar" and "reference" in layer.kernel), (layer.kernel, case)
+    case["kernel"] = layer.kernel
+    check(y, torch_conv(x, weight, bias, stride, pad, groups, act), case)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_channel_blocks_and_tiles(monkeypatch, isa):
+    """The partial-sum path (input channels split into blocks) and odd task tiles."""
+    monkeypatch.setenv("SPARSE_RT_CONV_CBLOCK", "3")
+    monkeypatch.setenv("SPARSE_RT_CONV_TILE", "37")
+    for geom in [(2, 16, 16, 13, 11, 3, 1, 1, 1), (1, 16, 32, 13, 13, 3, 2, 1, 2),
+                 (1, 10, 8, 9, 9, 1, 1, 0, 1)]:
+        n, c, o, h, w, k, stride, pad, groups = geom
+        weight, bias, x = make_case(7, *geom, 0.6)
+        for fmt, block in [("csr", None), ("bsr", (4, 1)), ("direct", None)]:
+            with runtime(isa, 2):
+                layer = Conv2d(weight, bias, stride=stride, padding=pad, groups=groups,
+                               format=fmt, block=block, activation="relu")
+                y = layer(x)
+            check(y, torch_conv(x, weight, bias, stride, pad, groups, "relu"),
+                  dict(geom=geom, format=fmt, isa=isa, kernel=layer.kernel, cblock=3, tile=37))
+
+
+@pytest.mark.parametrize("shape", cases_conv.SHAPES, ids=lambda s: s.name)
+def test_benchmark_shapes(shape):
+    """Every benchmark shape at batch 1 (s=0.9 sparse, or dense for depthwise), 2 threads."""
+    sp = 0.0 if shape.depthwise else 0.9
+    weight, bias, x = make_case(1, 1, shape.in_channels, shape.out_channels, shape.size,
+                                shape.size, shape.kernel, shape.stride, shape.padding,
+                                shape.groups, sp)
+    with runtime(ISAS[-1], 2):
+        layer = Conv2d(weight, bias, stride=shape.stride, padding=shape.padding,
+                       groups=shape.groups, format=cases_conv.format_for(shape, sp))
+        y = layer(x)
+    check(y, torch_conv(x, weight, bias, shape.stride, shape.padding, shape.groups, None),
+          dict(shape=shape, kernel=layer.kernel))
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_nan_propagates_through_clamp(isa):
+    weight = np.ones((4, 2, 3, 3), np.float32)
+    x = np.zeros((1, 2, 5, 5), np.float32)
+    x[0, 1, 2, 2] = np.nan
+    with runtime(isa, 1):
+        for fmt in ("csr", "bsr"):
+            y = Conv2d(weight, padding=1, activation="relu6", format=fmt, block=(4, 1))(x)
+            assert np.isnan(y[0, :, 1:4, 1:4]).all(), (fmt, isa, y[0, 0])
+            assert (y[0, :, 0, :] == 0).all(), (fmt, isa)
+
+
+def test_sparse_weight_inputs_and_repr():
+    weight, bias, x = make_case(3, 2, 8, 16, 9, 9, 3, 1, 1, 2, 0.8)
+    w2 = weight.reshape(16, -1)
+    ref = torch_conv(x, weight, bias, 1, 1, 2, None)
+    for w, fmt, kw in [(CSR.from_dense(w2), "auto", {}), (BSR.from_dense(w2, (4, 3)), "auto", {}),
+                       (BSR.from_dense(w2, (4, 3)), "bsr", {"block": (8, 1)}),
+                       (CSR.from_dense(w2), "dense", {})]:
+        layer = Conv2d(w, bias, padding=1, groups=2, kernel_size=(3, 3), format=fmt, **kw)
+        check(layer(x), ref, dict(weight=w, format=fmt, kernel=layer.kernel))
+        assert "Conv2d(" in repr(layer)
+    assert Conv2d(CSR.from_dense(np.ones((16, 36), np.float32)), kernel_size=3,
+                  groups=2).format == "dense"
+    assert Conv2d(weight * 0, groups=2).format == "csr"
+    assert Conv2d(np.ones((8, 1, 3, 3), np.float32), groups=8).format == "dense"
+    dw = Conv2d(np.ones((8, 1, 3, 3), np.float32), groups=8, format="direct")
+    assert "spconv_1x" in dw.kernel
+    assert Conv2d(weight, groups=2, stride=2).output_shape((5, 8, 9, 9)) == (5, 16, 4, 4)
+
+
+@pytest.mark.parametrize(
+    "kwargs,x_shape,match",
+    [
+        (dict(), (1, 4, 5), "4-D"),
+        (dict(), (1, 3, 5, 5), r"\(N, 4, H, W\)"),
+        (dict(), (1, 4, 2, 2), "smaller than the kernel"),
+        (dict(dilation=2), None, "dilation"),
+        (dict(format="coo"), None, "format"),
+        (dict(format="bsr"), None, "block"),
+        (dict(stride=0), None, "stride"),
+        (dict(padding=-1), None, "padding"),
+        (dict(groups=4), None, "groups"),
+        (dict(bias=np.zeros(3, np.float32)), None, "bias"),
+        (dict(activation="gelu"), None, "activation"),
+        (dict(kernel_size=5), None, "kernel_size"),
+        (dict(format="bsr", block=(4, 1)), None, "blocksize"),
+    ],
+)
+def test_bad_input_raises_value_error(kwargs, x_shape, match):
+    weight = np.ones((6, 4, 3, 3), np.float32)
+    with pytest.raises(ValueError, match=match):
+        layer = Conv2d(weight, **kwargs)
+        layer(np.ones(x_shape, np.float32))
+
+
+def test_bad_dtypes_and_sparse_without_kernel_size():
+    weight = np.ones((6, 4, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="float32"):
+        Conv2d(weight.astype(np.float64))
+    with pytest.raises(ValueError, match="float32"):
+        Conv2d(weight)(np.ones((1, 4, 5, 5)))
+    with pytest.raises(ValueError, match="kernel_size"):
+        Conv2d(CSR.from_dense(weight.reshape(6, -1)))
+    with pytest.raises(ValueError, match="multiple of 25"):
+        Conv2d(CSR.from_dense(weight.reshape(6, -1)), kernel_size=5)
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    n=st.integers(1, 2), cpg=st.integers(1, 5), opg=st.integers(1, 6), groups=st.integers(1, 3),
+    h=st.integers(1, 12), w=st.integers(1, 12), k=st.sampled_from([1, 2, 3, 5]),
+    stride=st.integers(1, 3), pad=st.integers(0, 2), sparsity=st.sampled_from([0.0, 0.5, 0.9]),
+    fmt=st.sampled_from(["csr", "bsr", "dense", "direct"]), isa=st.sampled_from(ISAS),
+    threads=st.sampled_from(THREADS), act=st.sampled_from(ACTS), seed=st.integers(0, 2**16),
+)
+def test_property_random_shapes(n, cpg, opg, groups, h, w, k, stride, pad, sparsity, fmt, isa,
+                                threads, act, seed):
+    c, o = cpg * groups, opg * groups
+    if h + 2 * pad < k or w + 2 * pad < k:
+        return
+    weight, bias, x = make_case(seed, n, c, o, h, w, k, stride, pad, groups, sparsity)
+    case = dict(n=n, c=c, o=o, h=h, w=w, k=k, stride=stride, pad=pad, groups=groups,
+                sparsity=sparsity, format=fmt, isa=isa, threads=threads, act=act, seed=seed)
+    with runtime(isa, threads):
+        layer = Conv2d(weight, bias, stride=stride, padding=pad, groups=groups, activation=act,
+                       format=fmt, block=(opg if fmt == "bsr" else None, 1) if fmt == "bsr" else None)
+        y = layer(x)
+    case["kernel"] = layer.kernel
+    check(y, torch_conv(x, weight, bias, stride, pad, groups, act), case)

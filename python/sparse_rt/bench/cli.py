@@ -66,7 +66,7 @@ def register(subparsers) -> None:
                    help="fraction of weights (or, for channel, of FLOPs/params: see --match) "
                         "to remove (default 0.9; N:M: 1-N/M)")
     p.add_argument("--pattern", default="unstructured",
-                   help="unstructured (global magnitude), block:RxC, N:M (e.g. 2:4), channel")
+                   help="unstructured (magnitude, see --scope), block:RxC, N:M (e.g. 2:4), channel")
     p.add_argument("--channel-amount", type=float, default=None,
                    help="channel pattern: remove this fraction of each channel group instead of "
                         "matching --sparsity")

@@ -67,7 +67,7 @@ endif()
 set(SPARSE_RT_ONEDNN "auto" CACHE STRING "oneDNN for dense convolution: ON, OFF or auto")
 if(NOT SPARSE_RT_ONEDNN STREQUAL "OFF")
   set(_dnnl_hints "")
-  if(Python_EXECUTABLE)
+  if(SPARSE_RT_BUILD_PYTHON AND Python_EXECUTABLE)
     # The wheel's data files live under its install prefix (also in an isolated build env).
     execute_process(COMMAND "${Python_EXECUTABLE}" -c
       "import importlib.metadata as m, os\nd = m.distribution('onednn-devel-cpu-gomp')\nprint(next(os.path.dirname(os.path.realpath(d.locate_file(f))) for f in d.files if str(f).endswith('dnnl-config.cmake')))"
@@ -76,10 +76,16 @@ if(NOT SPARSE_RT_ONEDNN STREQUAL "OFF")
       list(APPEND _dnnl_hints "${_dnnl_cfg}")
     endif()
   endif()
+  # The C++-only build takes the system's oneDNN (Debian libdnnl-dev), never one that a Python
+  # environment on PATH happens to carry.
+  set(_dnnl_no_env "")
+  if(NOT SPARSE_RT_BUILD_PYTHON)
+    set(_dnnl_no_env NO_SYSTEM_ENVIRONMENT_PATH)
+  endif()
   if(SPARSE_RT_ONEDNN STREQUAL "ON")
-    find_package(dnnl CONFIG REQUIRED HINTS ${_dnnl_hints})
+    find_package(dnnl CONFIG REQUIRED HINTS ${_dnnl_hints} ${_dnnl_no_env})
   else()
-    find_package(dnnl CONFIG QUIET HINTS ${_dnnl_hints})
+    find_package(dnnl CONFIG QUIET HINTS ${_dnnl_hints} ${_dnnl_no_env})
   endif()
   if(dnnl_FOUND)
     get_target_property(_dnnl_configs DNNL::dnnl IMPORTED_CONFIGURATIONS)

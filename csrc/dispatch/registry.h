@@ -1,13 +1,22 @@
 // The one place that decides which kernel runs. Tables are generated from each family's
 // kernels.inc, filtered to the ISA paths compiled into this library.
+//
+// Rule for every family: take the best ISA path <= `isa` that has a kernel for the request
+// (block shape, index width), then within that path pick by batch width n: n == 1 takes the
+// batch-1 kernel (nr == 1) where the family has one; n > 1 takes the widest tile with nr <= n,
+// or the narrowest tile when n is below every nr. Scalar reference kernels serve any n.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "base/isa.h"
 #include "kernels/spconv/spconv.h"
+#include "kernels/bsrmm/bsrmm.h"
 #include "kernels/spmm/spmm.h"
+#include "kernels/spmv/spmv.h"
+#include "kernels/transpose/transpose.h"
 
 namespace sparse_rt::dispatch {
 
@@ -21,11 +30,41 @@ struct KernelInfo {
 
 using CsrmmKernel = KernelInfo<kernels::F32CsrmmFn>;
 
-// Every built csrmm kernel, in list order (usable or not on this CPU: callers check isa).
-const std::vector<CsrmmKernel>& csrmm_kernels();
+struct CsrmvKernel {
+  const char* name;
+  base::Isa isa;
+  kernels::F32CsrmvFn fn;
+  int index_bits;  // 16 or 32
+};
 
-// The kernel for `isa` (normally base::active_isa()); falls back to lower paths.
+struct BsrmmKernel {
+  const char* name;
+  base::Isa isa;
+  kernels::F32BsrmmFn fn;
+  int br, bc;  // block shape served
+  int mr, nr;  // register tile; nr == 1: batch-1 kernel (SIMD ones require n == 1)
+};
+
+using TransposeKernel = KernelInfo<kernels::F32TransposeFn>;
+
+// Every built kernel of a family, in list order (usable or not on this CPU: callers check isa).
+const std::vector<CsrmmKernel>& csrmm_kernels();
+const std::vector<CsrmvKernel>& csrmv_kernels();
+const std::vector<BsrmmKernel>& bsrmm_kernels();
+const std::vector<TransposeKernel>& transpose_kernels();
+const TransposeKernel& select_transpose(base::Isa isa);
+
+// The csrmm kernel for `isa` (normally base::active_isa()) and batch width n (n >= 1); falls
+// back to lower paths. Without n: the widest tile.
+const CsrmmKernel& select_csrmm(base::Isa isa, int64_t n);
 const CsrmmKernel& select_csrmm(base::Isa isa);
+// Batch-1 CSR kernel reading `index_bits`-wide (16 or 32) column indices.
+const CsrmvKernel& select_csrmv(base::Isa isa, int index_bits);
+// BSR kernel for block shape br x bc and batch width n. Throws InvalidArgument when no kernel
+// serves the block shape (see bsr_block_shapes()).
+const BsrmmKernel& select_bsrmm(base::Isa isa, int br, int bc, int64_t n);
+// Block shapes with kernels, as {br, bc} pairs in order of preference.
+const std::vector<std::pair<int, int>>& bsr_block_shapes();
 
 using SpconvKernel = KernelInfo<kernels::F32SpconvFn>;
 

@@ -5,7 +5,9 @@
 
 #include "ops/conv.h"
 #include "ops/conv2d_fallback.h"
+#include "dispatch/registry.h"
 #include "ops/elementwise.h"
+#include "ops/fc.h"
 #include "ops/linear.h"
 #include "ops/pool.h"
 #include "sparse_rt/status.h"
@@ -203,26 +205,37 @@ class FastConvLayer : public Layer {
 class LinearLayer : public Layer {
  public:
   LinearLayer(PackedWeight w, int64_t rows, int64_t cols, std::vector<float> bias, Act act)
-      : rows_(rows), flops_(2 * (w.dense ? rows * cols : w.csr.nnz()) + rows), act_(act) {
-    if (w.dense)
+      : rows_(rows), act_(act) {
+    if (w.dense) {
+      flops_ = 2 * rows * cols + rows;
       dense_ = std::make_unique<ops::DenseLinear>(std::move(w.values), rows, cols,
                                                   std::move(bias), clamp_of(act));
-    else
-      csr_ = std::make_unique<ops::CsrMatmul>(std::move(w.csr), std::move(bias), clamp_of(act));
+    } else if (w.is_bsr) {
+      flops_ = 2 * static_cast<int64_t>(w.bsr.data.size()) + rows;
+      bsr_ = std::make_unique<ops::BsrLinear>(w.bsr, std::move(bias), clamp_of(act));
+    } else {
+      flops_ = 2 * w.csr.nnz() + rows;
+      csr_ = std::make_unique<ops::CsrLinear>(w.csr, std::move(bias), clamp_of(act));
+    }
   }
-  const char* kernel() const { return dense_ ? dense_->kernel_name() : csr_->kernel_name(); }
+  // The kernel a batch of `n` runs (the batch-1 and batched kernels differ).
+  const char* kernel(int64_t n) const {
+    return dense_ ? dense_->kernel_name() : bsr_ ? bsr_->kernel_name(n) : csr_->kernel_name(n);
+  }
   void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
     threads = threads_for(flops_ * batch, threads);
     if (dense_) dense_->linear(ins[0], batch, y, threads);
+    else if (bsr_) bsr_->linear(ins[0], batch, y, threads);
     else csr_->linear(ins[0], batch, y, threads);
     if (needs_epilogue(act_)) ops::activation(act_, y, y, batch * rows_, threads);
   }
 
  private:
-  int64_t rows_, flops_;
+  int64_t rows_, flops_ = 0;
   Act act_;
   std::unique_ptr<ops::DenseLinear> dense_;
-  std::unique_ptr<ops::CsrMatmul> csr_;
+  std::unique_ptr<ops::CsrLinear> csr_;
+  std::unique_ptr<ops::BsrLinear> bsr_;
 };
 
 class AffineLayer : public Layer {  // unfolded batch_norm
@@ -382,13 +395,18 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerRepor
     }
     case OpType::kLinear: {
       const Attrs& a = n.attrs;
-      PackedWeight w = pack_weight(n.weight, n.name);
+      // BSR runs natively for the block shapes with kernels; others are expanded to CSR.
+      bool bsr_kernel = false;
+      for (const auto& [br, bc] : dispatch::bsr_block_shapes())
+        bsr_kernel |= n.weight.br == br && n.weight.bc == bc;
+      PackedWeight w = pack_weight(n.weight, n.name, bsr_kernel);
       std::vector<float> bias;
       if (n.bias) bias.assign(n.bias, n.bias + a.out_features);
       *weight_bytes += weight_bytes_of(w) + static_cast<int64_t>(bias.size() * 4);
       auto layer = std::make_unique<LinearLayer>(std::move(w), a.out_features, a.in_features,
                                                  std::move(bias), f.act);
-      rep->kernel = layer->kernel();
+      rep->kernel = layer->kernel(1);
+      if (rep->kernel != layer->kernel(2)) rep->kernel += std::string(" (n=1), ") + layer->kernel(2) + " (n>1)";
       rep->format = format_string(n.weight);
       const int64_t mk = n.weight.rows * n.weight.cols;
       rep->density = mk ? double(n.weight.stored_values()) / double(mk) : 1.0;

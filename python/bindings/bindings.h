@@ -19,6 +19,7 @@ void bind_formats(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_model(py::module_& m);
 void bind_conv(py::module_& m);
+void bind_fc(py::module_& m);
 
 // Copies a contiguous 1-D array; throws InvalidArgument naming `what` on a wrong rank.
 template <typename T>

@@ -42,4 +42,5 @@ PYBIND11_MODULE(_core, m) {
   sparse_rt::bindings::bind_ops(m);
   sparse_rt::bindings::bind_model(m);
   sparse_rt::bindings::bind_conv(m);
+  sparse_rt::bindings::bind_fc(m);
 }

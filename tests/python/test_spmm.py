@@ -49,15 +49,17 @@ def test_linear_matches_numpy(isa, threads, fmt, n):
     layer = Linear(w, b, activation="relu", format=fmt)
     if fmt == "csr" or fmt == "auto":
         expected_suffix = "reference" if isa == "scalar" else isa
-        assert layer.kernel.endswith(expected_suffix), layer.kernel
+        assert layer.kernel_for(n).endswith(expected_suffix), layer.kernel
     np.testing.assert_allclose(layer(x), np.maximum(x @ w.T + b, 0), rtol=1e-5, atol=1e-5,
                                err_msg=f"isa={isa} threads={threads} fmt={fmt} n={n}")
 
 
 def test_kernel_name_follows_isa(isa):
     layer = Linear(_weights(8, 8, 0.9, seed=1), format="csr")
-    assert layer.kernel.startswith("f32_csrmm_")
-    assert layer.kernel.endswith("__" + ("reference" if isa == "scalar" else isa))
+    assert layer.kernel_for(2).startswith("f32_csrmm_")
+    assert layer.kernel_for(1).startswith("f32_csrmv")
+    for n in (1, 2, 64):
+        assert layer.kernel_for(n).endswith("__" + ("reference" if isa == "scalar" else isa))
 
 
 def test_auto_format_uses_density():

@@ -1,5 +1,8 @@
-// AVX2 + FMA csrmm: one row of W at a time, 32 columns of x (4 ymm accumulators) per pass;
-// each non-zero is broadcast and FMA'd into the tile. Tails: 8 columns, then a masked load/store.
+// AVX2 + FMA csrmm: one row of W at a time against a tile of 8*NV columns of x; each non-zero is
+// broadcast and FMA'd into the tile; rows of x kPrefetch non-zeros ahead are prefetched. Narrow
+// tiles keep U independent partial sums per vector
+// (non-zeros taken round-robin) to hide the FMA latency; left-over columns go 8 at a time, the
+// last one through a masked load/store.
 #include <immintrin.h>
 
 #include "kernels/spmm/spmm.h"
@@ -17,46 +20,83 @@ __m256i tail_mask(int64_t count) {  // lanes [0, count) set, 0 < count < 8
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lanes);
 }
 
-}  // namespace
+constexpr int32_t kPrefetch = 16;  // non-zeros ahead whose rows of x are prefetched
 
-void f32_csrmm_1x32__avx2(SPARSE_RT_F32_CSRMM_PARAMS) {
+template <int NV, int U, bool kMask>
+inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indices, const float* values,
+                     const float* x, int64_t ldx, __m256 vb, float* y, __m256 vmin, __m256 vmax,
+                     __m256i mask) {
+  __m256 acc[U][NV];
+  for (int v = 0; v < NV; ++v) {
+    acc[0][v] = vb;
+    for (int u = 1; u < U; ++u) acc[u][v] = _mm256_setzero_ps();
+  }
+  int32_t p = p0;
+  for (; p + U <= p1; p += U) {
+    for (int u = 0; u < U; ++u) {
+      if (p + u + kPrefetch < p_end) {
+        const char* pf = reinterpret_cast<const char*>(x + int64_t{indices[p + u + kPrefetch]} * ldx);
+        for (int v = 0; v < NV; v += 2) _mm_prefetch(pf + 32 * v, _MM_HINT_T0);
+      }
+      const __m256 w = _mm256_broadcast_ss(values + p + u);
+      const float* xr = x + int64_t{indices[p + u]} * ldx;
+      for (int v = 0; v < NV; ++v) {
+        const __m256 xv = (kMask && v == NV - 1) ? _mm256_maskload_ps(xr + 8 * v, mask)
+                                                 : _mm256_loadu_ps(xr + 8 * v);
+        acc[u][v] = _mm256_fmadd_ps(w, xv, acc[u][v]);
+      }
+    }
+  }
+  for (; p < p1; ++p) {
+    const __m256 w = _mm256_broadcast_ss(values + p);
+    const float* xr = x + int64_t{indices[p]} * ldx;
+    for (int v = 0; v < NV; ++v) {
+      const __m256 xv = (kMask && v == NV - 1) ? _mm256_maskload_ps(xr + 8 * v, mask)
+                                               : _mm256_loadu_ps(xr + 8 * v);
+      acc[0][v] = _mm256_fmadd_ps(w, xv, acc[0][v]);
+    }
+  }
+  for (int v = 0; v < NV; ++v) {
+    __m256 s = acc[0][v];
+    for (int u = 1; u < U; ++u) s = _mm256_add_ps(s, acc[u][v]);
+    s = clamp(s, vmin, vmax);
+    if (kMask && v == NV - 1)
+      _mm256_maskstore_ps(y + 8 * v, mask, s);
+    else
+      _mm256_storeu_ps(y + 8 * v, s);
+  }
+}
+
+template <int NV, int U>
+void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
   const __m256 vmin = _mm256_set1_ps(out_min), vmax = _mm256_set1_ps(out_max);
+  const __m256i none = _mm256_setzero_si256();
+  const int32_t p_end = indptr[m];
   for (int64_t i = 0; i < m; ++i) {
     const int32_t p0 = indptr[i], p1 = indptr[i + 1];
     const __m256 vb = _mm256_set1_ps(bias ? bias[i] : 0.0f);
     float* yi = y + i * ldy;
     int64_t j = 0;
-    for (; j + 32 <= n; j += 32) {
-      __m256 a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-      for (int32_t p = p0; p < p1; ++p) {
-        const __m256 w = _mm256_broadcast_ss(values + p);
-        const float* xr = x + int64_t{indices[p]} * ldx + j;
-        a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(xr), a0);
-        a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(xr + 8), a1);
-        a2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(xr + 16), a2);
-        a3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(xr + 24), a3);
-      }
-      _mm256_storeu_ps(yi + j, clamp(a0, vmin, vmax));
-      _mm256_storeu_ps(yi + j + 8, clamp(a1, vmin, vmax));
-      _mm256_storeu_ps(yi + j + 16, clamp(a2, vmin, vmax));
-      _mm256_storeu_ps(yi + j + 24, clamp(a3, vmin, vmax));
-    }
-    for (; j + 8 <= n; j += 8) {
-      __m256 a = vb;
-      for (int32_t p = p0; p < p1; ++p)
-        a = _mm256_fmadd_ps(_mm256_broadcast_ss(values + p),
-                            _mm256_loadu_ps(x + int64_t{indices[p]} * ldx + j), a);
-      _mm256_storeu_ps(yi + j, clamp(a, vmin, vmax));
-    }
-    if (j < n) {
-      const __m256i mask = tail_mask(n - j);
-      __m256 a = vb;
-      for (int32_t p = p0; p < p1; ++p)
-        a = _mm256_fmadd_ps(_mm256_broadcast_ss(values + p),
-                            _mm256_maskload_ps(x + int64_t{indices[p]} * ldx + j, mask), a);
-      _mm256_maskstore_ps(yi + j, mask, clamp(a, vmin, vmax));
-    }
+    for (; j + 8 * NV <= n; j += 8 * NV)
+      row_tile<NV, U, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
+    for (; j + 8 <= n; j += 8)
+      row_tile<1, 4, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
+    if (j < n)
+      row_tile<1, 4, true>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax,
+                           tail_mask(n - j));
   }
+}
+
+}  // namespace
+
+void f32_csrmm_1x8__avx2(SPARSE_RT_F32_CSRMM_PARAMS) {
+  csrmm<1, 4>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+}
+void f32_csrmm_1x16__avx2(SPARSE_RT_F32_CSRMM_PARAMS) {
+  csrmm<2, 2>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+}
+void f32_csrmm_1x32__avx2(SPARSE_RT_F32_CSRMM_PARAMS) {
+  csrmm<4, 1>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 
 }  // namespace sparse_rt::kernels::avx2

@@ -1,5 +1,8 @@
-// AVX-512 csrmm: one row of W at a time, 64 columns of x (4 zmm accumulators) per pass; each
-// non-zero is broadcast and FMA'd into the tile. Tails: 16 columns, then a masked load/store.
+// AVX-512 csrmm: one row of W at a time against a tile of 16*NV columns of x; each non-zero is
+// broadcast and FMA'd into the tile. The rows of x named kPrefetch non-zeros ahead are
+// prefetched (x is too large for L1 and its rows are visited in no useful order). Narrow tiles keep U independent partial sums per vector
+// (non-zeros taken round-robin) so the FMA latency is hidden; columns left over after the wide
+// tiles go 16 at a time, the last one masked.
 #include <immintrin.h>
 
 #include "kernels/spmm/spmm.h"
@@ -12,46 +15,83 @@ inline __m512 clamp(__m512 v, __m512 lo, __m512 hi) {
   return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
 }
 
-}  // namespace
+constexpr int32_t kPrefetch = 16;  // non-zeros ahead whose rows of x are prefetched
 
-void f32_csrmm_1x64__avx512(SPARSE_RT_F32_CSRMM_PARAMS) {
+template <int NV, int U, bool kMask>
+inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indices, const float* values,
+                     const float* x, int64_t ldx, __m512 vb, float* y, __m512 vmin, __m512 vmax,
+                     __mmask16 mask) {
+  __m512 acc[U][NV];
+  for (int v = 0; v < NV; ++v) {
+    acc[0][v] = vb;
+    for (int u = 1; u < U; ++u) acc[u][v] = _mm512_setzero_ps();
+  }
+  int32_t p = p0;
+  for (; p + U <= p1; p += U) {
+    for (int u = 0; u < U; ++u) {
+      if (p + u + kPrefetch < p_end) {
+        const char* pf = reinterpret_cast<const char*>(x + int64_t{indices[p + u + kPrefetch]} * ldx);
+        for (int v = 0; v < NV; ++v) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+      }
+      const __m512 w = _mm512_set1_ps(values[p + u]);
+      const float* xr = x + int64_t{indices[p + u]} * ldx;
+      for (int v = 0; v < NV; ++v) {
+        const __m512 xv = (kMask && v == NV - 1) ? _mm512_maskz_loadu_ps(mask, xr + 16 * v)
+                                                 : _mm512_loadu_ps(xr + 16 * v);
+        acc[u][v] = _mm512_fmadd_ps(w, xv, acc[u][v]);
+      }
+    }
+  }
+  for (; p < p1; ++p) {
+    const __m512 w = _mm512_set1_ps(values[p]);
+    const float* xr = x + int64_t{indices[p]} * ldx;
+    for (int v = 0; v < NV; ++v) {
+      const __m512 xv = (kMask && v == NV - 1) ? _mm512_maskz_loadu_ps(mask, xr + 16 * v)
+                                               : _mm512_loadu_ps(xr + 16 * v);
+      acc[0][v] = _mm512_fmadd_ps(w, xv, acc[0][v]);
+    }
+  }
+  for (int v = 0; v < NV; ++v) {
+    __m512 s = acc[0][v];
+    for (int u = 1; u < U; ++u) s = _mm512_add_ps(s, acc[u][v]);
+    s = clamp(s, vmin, vmax);
+    if (kMask && v == NV - 1)
+      _mm512_mask_storeu_ps(y + 16 * v, mask, s);
+    else
+      _mm512_storeu_ps(y + 16 * v, s);
+  }
+}
+
+template <int NV, int U>
+void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
   const __m512 vmin = _mm512_set1_ps(out_min), vmax = _mm512_set1_ps(out_max);
+  const int32_t p_end = indptr[m];
   for (int64_t i = 0; i < m; ++i) {
     const int32_t p0 = indptr[i], p1 = indptr[i + 1];
     const __m512 vb = _mm512_set1_ps(bias ? bias[i] : 0.0f);
     float* yi = y + i * ldy;
     int64_t j = 0;
-    for (; j + 64 <= n; j += 64) {
-      __m512 a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-      for (int32_t p = p0; p < p1; ++p) {
-        const __m512 w = _mm512_set1_ps(values[p]);
-        const float* xr = x + int64_t{indices[p]} * ldx + j;
-        a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(xr), a0);
-        a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(xr + 16), a1);
-        a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(xr + 32), a2);
-        a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(xr + 48), a3);
-      }
-      _mm512_storeu_ps(yi + j, clamp(a0, vmin, vmax));
-      _mm512_storeu_ps(yi + j + 16, clamp(a1, vmin, vmax));
-      _mm512_storeu_ps(yi + j + 32, clamp(a2, vmin, vmax));
-      _mm512_storeu_ps(yi + j + 48, clamp(a3, vmin, vmax));
-    }
-    for (; j + 16 <= n; j += 16) {
-      __m512 a = vb;
-      for (int32_t p = p0; p < p1; ++p)
-        a = _mm512_fmadd_ps(_mm512_set1_ps(values[p]),
-                            _mm512_loadu_ps(x + int64_t{indices[p]} * ldx + j), a);
-      _mm512_storeu_ps(yi + j, clamp(a, vmin, vmax));
-    }
+    for (; j + 16 * NV <= n; j += 16 * NV)
+      row_tile<NV, U, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
+    for (; j + 16 <= n; j += 16)
+      row_tile<1, 4, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
     if (j < n) {
       const __mmask16 mask = static_cast<__mmask16>((1u << (n - j)) - 1u);
-      __m512 a = vb;
-      for (int32_t p = p0; p < p1; ++p)
-        a = _mm512_fmadd_ps(_mm512_set1_ps(values[p]),
-                            _mm512_maskz_loadu_ps(mask, x + int64_t{indices[p]} * ldx + j), a);
-      _mm512_mask_storeu_ps(yi + j, mask, clamp(a, vmin, vmax));
+      row_tile<1, 4, true>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, mask);
     }
   }
+}
+
+}  // namespace
+
+void f32_csrmm_1x16__avx512(SPARSE_RT_F32_CSRMM_PARAMS) {
+  csrmm<1, 4>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+}
+void f32_csrmm_1x32__avx512(SPARSE_RT_F32_CSRMM_PARAMS) {
+  csrmm<2, 2>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+}
+void f32_csrmm_1x64__avx512(SPARSE_RT_F32_CSRMM_PARAMS) {
+  csrmm<4, 1>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 
 }  // namespace sparse_rt::kernels::avx512

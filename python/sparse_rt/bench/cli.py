@@ -245,7 +245,7 @@ def format_result(r: dict) -> str:
         rows.append(row("sparse_rt, unpruned model dense", r["sparse_rt_dense"]))
     for key in ("torch_eager", "torch_eager_dense", "torch_csr", "onnxruntime"):
         e = r["baselines"].get(key)
-        if e is None or (key == "torch_eager_dense" and e is r["baselines"].get("torch_eager")):
+        if e is None or (key == "torch_eager_dense" and e == r["baselines"].get("torch_eager")):
             continue
         rows.append(row(e.get("name", key), e))
     widths = [max(len(x[i]) for x in rows) for i in range(len(rows[0]))]

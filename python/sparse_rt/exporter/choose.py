@@ -159,6 +159,14 @@ def _time_candidate(layer: Layer, fmt, block, batch, tmpdir, min_runs=5, min_ms=
     return float(np.median(times))
 
 
+def _build_id() -> list:
+    """Identifies the compiled kernels: timings from another build of _core are not reused."""
+    from .. import _core
+
+    st = os.stat(_core.__file__)
+    return [os.path.basename(_core.__file__), st.st_size, int(st.st_mtime)]
+
+
 def _cache_key(layer: Layer, fmt, block, batch, nnz) -> str:
     import sparse_rt
 
@@ -166,7 +174,7 @@ def _cache_key(layer: Layer, fmt, block, batch, nnz) -> str:
     attrs = {k: v for k, v in layer.node["attrs"].items() if k not in ("activation",)}
     key = json.dumps([layer.node["op"], attrs, list(layer.input_shape), batch, fmt,
                       list(block) if block else None, nnz, info["isa"], info["num_threads"],
-                      info["version"]], sort_keys=True)
+                      info["version"], _build_id()], sort_keys=True)
     return hashlib.sha1(key.encode()).hexdigest()
 
 

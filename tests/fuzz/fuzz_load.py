@@ -11,7 +11,9 @@ Any libFuzzer flag works (``-max_total_time=60``, ``-jobs``, ...). A finding is:
 * a crash, or a hang longer than ``-timeout`` seconds;
 * the two readers disagreeing on whether the file is valid (they implement one spec);
 
-The input is written to a file because ``sparse_rt.load`` takes a path (it memory-maps it).
+Mutations: half the time atheris mutates the whole file; otherwise only the JSON header, and
+the file is re-framed (8-byte length rewritten, header re-padded to 64 bytes), so mutations
+reach the document checks. The input is written to a file because ``sparse_rt.load`` takes a path (it memory-maps it).
 """
 
 from __future__ import annotations
@@ -71,8 +73,22 @@ def TestOneInput(data: bytes) -> None:
         raise AssertionError(f"readers disagree: python {py_err!r}, C++ {cpp_err!r}")
 
 
+def CustomMutator(data: bytes, max_size: int, seed: int) -> bytes:
+    n = int.from_bytes(data[:8], "little") if len(data) >= 8 else 0
+    if seed % 2 == 0 or len(data) < 8 or not 2 <= n <= len(data) - 8:
+        return atheris.Mutate(data, max_size)
+    text = data[8:8 + n].rstrip(b" ") or b"{"
+    tail = data[8 + n:]
+    room = max_size - 8 - len(tail) - 64
+    if room < len(text):
+        return atheris.Mutate(data, max_size)
+    text = atheris.Mutate(text, room) or b"{"
+    text += b" " * (-(8 + len(text)) % 64)
+    return len(text).to_bytes(8, "little") + text + tail
+
+
 def main() -> None:
-    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Setup(sys.argv, TestOneInput, custom_mutator=CustomMutator)
     atheris.Fuzz()
 
 

@@ -125,3 +125,22 @@ def test_non_finite_inputs_never_crash(files, name):
     x.reshape(b, -1)[:, 1::4] = -np.inf
     y = m(x)
     assert y.shape[0] == b and y.dtype == np.float32
+
+
+def _unaligned(shape):
+    raw = np.zeros(int(np.prod(shape)) * 4 + 1, np.uint8)[1:]
+    x = raw.view(np.float32).reshape(shape)
+    assert x.flags.c_contiguous and not x.flags.aligned
+    return x
+
+
+def test_misaligned_input_is_copied_not_passed_through(conv):
+    """Found by the Python tests under ASan + UBSan: a C-contiguous float32 view at an odd byte
+    offset reached the conv's im2col as a misaligned float* (undefined behaviour)."""
+    _, m = conv
+    x = _unaligned((3, 2, 5, 5))
+    x[...] = _x(3)
+    np.testing.assert_array_equal(m(x), m(_x(3)))
+    # the compiled layer refuses a misaligned array outright instead of trusting its caller
+    with pytest.raises(ValueError, match="not aligned"):
+        m._session().run([_unaligned((1, 2, 5, 5))])

@@ -4,12 +4,19 @@
 from __future__ import annotations
 
 import gc
+import os
 
 import numpy as np
+import pytest
 
 import sparse_rt
 
 LIMIT = 1 << 20
+
+# Under AddressSanitizer (CI preloads it for a run of these tests) freed memory sits in ASan's
+# quarantine, so RSS grows by design; LeakSanitizer covers leaks in that build instead.
+pytestmark = pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                                reason="RSS is meaningless under ASan's quarantine")
 
 
 def test_10000_inferences_do_not_grow_rss(files, hd):

@@ -13,7 +13,8 @@ Any libFuzzer flag works (``-max_total_time=60``, ``-jobs``, ...). A finding is:
 
 Mutations: half the time atheris mutates the whole file; otherwise only the JSON header, and
 the file is re-framed (8-byte length rewritten, header re-padded to 64 bytes), so mutations
-reach the document checks. The input is written to a file because ``sparse_rt.load`` takes a path (it memory-maps it).
+reach the document checks. The input is written to a file because ``sparse_rt.load`` takes a
+path (it memory-maps it).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ with atheris.instrument_imports(include=["sparse_rt"]):
     import sparse_rt
     from sparse_rt.format import ModelFormatError, parse_model
 
-_DIR = tempfile.mkdtemp(prefix="sparse_rt_fuzz_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+_DIR = tempfile.mkdtemp(prefix="sparse_rt_fuzz_",
+                        dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
 _PATH = os.path.join(_DIR, "input.sprt")
 _MAX_RUN_FLOATS = 1 << 20
 

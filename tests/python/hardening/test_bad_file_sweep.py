@@ -91,7 +91,9 @@ def test_every_index_out_of_range(files, name):
                      ["sparse_rt"])
     w = next(n["weight"] for n in doc["nodes"] if n["name"] == node)
     cols = w["shape"][1] // (w.get("blocksize", [1, 1])[1])
-    big = [cols, cols + 1, np.iinfo(dt).max] + ([-1, np.iinfo(np.int32).min] if dt == np.int32 else [])
+    big = [cols, cols + 1, np.iinfo(dt).max]
+    if dt == np.int32:
+        big += [-1, np.iinfo(np.int32).min]
     for p in range(shape[0]):
         for v in big:
             msg = same_verdict(files, _poke(raw, off, dt, p, v))

@@ -117,6 +117,11 @@ json parse_json(const char* begin, const char* end, const std::string& what,
     }
     return true;
   };
+  // nlohmann's lexer takes a NUL byte for the end of input, so `{...}\0<anything>` would
+  // parse; a raw NUL is never valid JSON (inside a string it must be escaped).
+  if (const void* nul = std::memchr(begin, 0, static_cast<size_t>(end - begin)))
+    fail(what + " is not valid JSON: NUL byte at position " +
+         std::to_string(static_cast<const char*>(nul) - begin));
   try {
     return json::parse(begin, end, cb, true, false);
   } catch (const JsonReject& e) {

@@ -83,6 +83,10 @@ void bind_model(py::module_& m) {
       .def("run", [](Session& s, const std::vector<F32Array>& arrays) {
         std::vector<Tensor> ins;
         for (const F32Array& a : arrays) {
+          // array_t<float, c_style> does not imply alignment: a float32 view at an odd byte
+          // offset would reach the kernels as a misaligned float* (undefined behaviour).
+          if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+            throw py::value_error("input array is not aligned to 4 bytes (float32)");
           std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
           ins.push_back(Tensor::view(a.data(), std::move(shape)));
         }

@@ -11,7 +11,8 @@
 Inputs must be float32 numpy arrays: a float64 (or any other dtype) array raises
 ``ValueError`` naming the dtype rather than being converted silently, because a silent cast
 hides a copy and a precision change in the caller's pipeline; convert with
-``x.astype(np.float32)``. Non-contiguous arrays are copied. Outputs are new float32 arrays.
+``x.astype(np.float32)``. Non-contiguous or misaligned arrays are copied. Outputs are new
+float32 arrays.
 
 A :class:`Model` is immutable and may be called from several Python threads at once: each
 thread gets its own native session (activation buffers), and the GIL is released while the
@@ -118,7 +119,9 @@ class Model:
         if x.dtype != np.float32:
             raise ValueError(f"input {name!r} has dtype {x.dtype}; sparse_rt takes float32 only"
                              " (convert with x.astype(np.float32))")
-        return np.ascontiguousarray(x)
+        # C-contiguous *and* aligned: a view into a byte buffer at an odd offset is
+        # contiguous but its floats are misaligned, which the kernels must never see.
+        return np.require(x, requirements=("C_CONTIGUOUS", "ALIGNED"))
 
     def run(self, x):
         """Run the model.

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "sparse_rt/ops.h"
+#include "sparse_rt/sparse_matrix.h"
+
 namespace sparse_rt::bindings {
 
 namespace py = pybind11;
@@ -20,6 +23,13 @@ void bind_ops(py::module_& m);
 void bind_model(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_fc(py::module_& m);
+
+// "none" | "relu" | "relu6" (the kernels' clamp); anything else raises ValueError.
+Activation parse_activation(const std::string& name);
+
+// A canonical CSR copied from scipy-named arrays (not validated: the ops validate).
+CsrMatrix csr_from_arrays(const F32Array& data, const I32Array& indices, const I32Array& indptr,
+                          int64_t rows, int64_t cols);
 
 // Copies a contiguous 1-D array; throws InvalidArgument naming `what` on a wrong rank.
 template <typename T>

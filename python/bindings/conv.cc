@@ -62,8 +62,7 @@ void bind_conv(py::module_& m) {
           "from_csr",
           [](const F32Array& data, const I32Array& indices, const I32Array& indptr, int64_t rows,
              int64_t cols, const Geometry& geom, const F32Array& bias) {
-            CsrMatrix w{rows, cols, to_vector(data, "data"), to_vector(indices, "indices"),
-                        to_vector(indptr, "indptr")};
+            CsrMatrix w = csr_from_arrays(data, indices, indptr, rows, cols);
             return std::make_unique<ops::DirectConv2d>(w, to_params(geom), to_vector(bias, "bias"));
           },
           py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("rows"), py::arg("cols"),

@@ -12,13 +12,6 @@
 namespace sparse_rt::bindings {
 namespace {
 
-Activation parse_activation(const std::string& name) {
-  if (name == "none") return Activation::kNone;
-  if (name == "relu") return Activation::kRelu;
-  if (name == "relu6") return Activation::kRelu6;
-  throw py::value_error("activation='" + name + "' is not one of: none, relu, relu6");
-}
-
 template <typename Op>
 F32Array run_linear(const Op& op, const F32Array& x) {
   if (x.ndim() != 2 || x.shape(1) != op.cols())
@@ -54,8 +47,7 @@ void bind_fc(py::module_& m) {
       .def(py::init([](const F32Array& data, const I32Array& indices, const I32Array& indptr,
                        int64_t rows, int64_t cols, const F32Array& bias,
                        const std::string& activation) {
-             CsrMatrix w{rows, cols, to_vector(data, "data"), to_vector(indices, "indices"),
-                         to_vector(indptr, "indptr")};
+             CsrMatrix w = csr_from_arrays(data, indices, indptr, rows, cols);
              return new ops::CsrLinear(w, to_vector(bias, "bias"), parse_activation(activation));
            }),
            py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("rows"),
@@ -119,8 +111,7 @@ void bind_fc(py::module_& m) {
         for (const auto& k : dispatch::csrmm_kernels()) {
           if (name != k.name) continue;
           check_isa(k.isa);
-          CsrMatrix w{rows, cols, to_vector(data, "data"), to_vector(indices, "indices"),
-                      to_vector(indptr, "indptr")};
+          CsrMatrix w = csr_from_arrays(data, indices, indptr, rows, cols);
           w.validate();
           check_x(cols);
           const int64_t n = x.shape(1);
@@ -139,8 +130,7 @@ void bind_fc(py::module_& m) {
         for (const auto& k : dispatch::csrmv_kernels()) {
           if (name != k.name) continue;
           check_isa(k.isa);
-          CsrMatrix w{rows, cols, to_vector(data, "data"), to_vector(indices, "indices"),
-                      to_vector(indptr, "indptr")};
+          CsrMatrix w = csr_from_arrays(data, indices, indptr, rows, cols);
           w.validate();
           check_x(cols);
           if (x.shape(1) != 1) throw py::value_error("csrmv kernels take x of shape (K, 1)");

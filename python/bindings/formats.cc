@@ -3,13 +3,25 @@
 
 namespace sparse_rt::bindings {
 
+Activation parse_activation(const std::string& name) {
+  if (name == "none") return Activation::kNone;
+  if (name == "relu") return Activation::kRelu;
+  if (name == "relu6") return Activation::kRelu6;
+  throw py::value_error("activation='" + name + "' is not one of: none, relu, relu6");
+}
+
+CsrMatrix csr_from_arrays(const F32Array& data, const I32Array& indices, const I32Array& indptr,
+                          int64_t rows, int64_t cols) {
+  return CsrMatrix{rows, cols, to_vector(data, "data"), to_vector(indices, "indices"),
+                   to_vector(indptr, "indptr")};
+}
+
 void bind_formats(py::module_& m) {
   m.def(
       "validate_csr",
       [](const F32Array& data, const I32Array& indices, const I32Array& indptr, int64_t rows,
          int64_t cols) {
-        CsrMatrix w{rows, cols, to_vector(data, "data"), to_vector(indices, "indices"),
-                    to_vector(indptr, "indptr")};
+        CsrMatrix w = csr_from_arrays(data, indices, indptr, rows, cols);
         w.validate();
       },
       py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("rows"), py::arg("cols"));

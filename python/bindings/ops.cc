@@ -5,13 +5,6 @@
 namespace sparse_rt::bindings {
 namespace {
 
-Activation parse_activation(const std::string& name) {
-  if (name == "none") return Activation::kNone;
-  if (name == "relu") return Activation::kRelu;
-  if (name == "relu6") return Activation::kRelu6;
-  throw py::value_error("activation='" + name + "' is not one of: none, relu, relu6");
-}
-
 void check_2d(const F32Array& a, int64_t cols, const char* what, const char* expected) {
   if (a.ndim() != 2 || a.shape(1) != cols)
     throw py::value_error(std::string(what) + " must have shape " + expected + " with " +
@@ -25,8 +18,7 @@ void bind_ops(py::module_& m) {
       .def(py::init([](const F32Array& data, const I32Array& indices, const I32Array& indptr,
                        int64_t rows, int64_t cols, const F32Array& bias,
                        const std::string& activation) {
-             CsrMatrix w{rows, cols, to_vector(data, "data"), to_vector(indices, "indices"),
-                         to_vector(indptr, "indptr")};
+             CsrMatrix w = csr_from_arrays(data, indices, indptr, rows, cols);
              return new ops::CsrMatmul(std::move(w), to_vector(bias, "bias"),
                                        parse_activation(activation));
            }),

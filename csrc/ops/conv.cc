@@ -304,32 +304,35 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   // Phase-split padded copy of plane rows [i0, i1) of image `img`, every channel and phase:
   // plane (ci, py, px)[i][j] = padded[i*sh + py][j*sw + px].
   auto copy_rows = [&](float* dst_img, int64_t img, int64_t i0, int64_t i1) {
+    const int64_t wq = plan->wq;
     for (int64_t ci = 0; ci < c; ++ci) {
       const float* src = x + (img * c + ci) * h * w;
       float* dst = dst_img + ci * phases * plan->plane;
       for (int64_t py = 0; py < plan->phases_r; ++py)
-        for (int64_t px = 0; px < plan->phases_c; ++px, dst += plan->plane)
+        for (int64_t px = 0; px < plan->phases_c; ++px, dst += plan->plane) {
+          // Columns j with 0 <= j*sw + px - pw < w: [j0, j1); the rest are padding zeros.
+          const int64_t j0 = std::min(wq, (std::max<int64_t>(0, pw - px) + sw - 1) / sw);
+          const int64_t j1 = std::max(j0, std::min(wq, (w + pw - px + sw - 1) / sw));
+          const int64_t shift = px - pw;  // source column of j is j*sw + shift
           for (int64_t i = i0; i < i1; ++i) {
-            float* d = dst + i * plan->wq;
+            float* d = dst + i * wq;
             const int64_t sy = i * sh + py - ph;
             if (sy < 0 || sy >= h) {
-              std::memset(d, 0, static_cast<size_t>(plan->wq) * sizeof(float));
+              std::fill(d, d + wq, 0.0f);
               continue;
             }
-            const float* srow = src + sy * w;
-            if (sw == 1) {  // columns j with 0 <= j + px - pw < w
-              const int64_t j0 = std::min(plan->wq, std::max<int64_t>(0, pw - px));
-              const int64_t j1 = std::max(j0, std::min(plan->wq, w + pw - px));
-              std::memset(d, 0, static_cast<size_t>(j0) * sizeof(float));
-              std::memcpy(d + j0, srow + j0 + px - pw, static_cast<size_t>(j1 - j0) * sizeof(float));
-              std::memset(d + j1, 0, static_cast<size_t>(plan->wq - j1) * sizeof(float));
+            const float* srow = src + sy * w + shift;
+            for (int64_t j = 0; j < j0; ++j) d[j] = 0.0f;
+            if (sw == 1) {
+              std::memcpy(d + j0, srow + j0, static_cast<size_t>(j1 - j0) * sizeof(float));
+            } else if (sw == 2) {
+              for (int64_t j = j0; j < j1; ++j) d[j] = srow[2 * j];
             } else {
-              for (int64_t j = 0; j < plan->wq; ++j) {
-                const int64_t sx = j * sw + px - pw;
-                d[j] = (sx >= 0 && sx < w) ? srow[sx] : 0.0f;
-              }
+              for (int64_t j = j0; j < j1; ++j) d[j] = srow[j * sw];
             }
+            for (int64_t j = j1; j < wq; ++j) d[j] = 0.0f;
           }
+        }
     }
   };
 

@@ -138,6 +138,26 @@ def test_max_pool2d(tmp_path, rt, threads, case):
     _run_batches(rt, p, [(3, *hw)], 5)
 
 
+@pytest.mark.parametrize("case", MAXPOOL_CASES)
+def test_max_pool2d_propagates_nan(tmp_path, rt, case):
+    """A NaN anywhere in a window makes that window's output NaN (as torch), whichever side
+    of the comparison it lands on; windows without a NaN are unaffected."""
+    k, s, pad, dil, ceil, hw = case
+    attrs = {"kernel": list(k), "stride": list(s), "padding": pad, "dilation": list(dil),
+             "ceil_mode": ceil}
+    import torch
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, *hw)).astype(np.float32)
+    x[rng.random(x.shape) < 0.15] = np.nan
+    want = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s, pad, dil,
+                                          ceil_mode=ceil).numpy()
+    p = _single(tmp_path, rt, "max_pool2d", attrs, [(3, *hw)], want.shape[1:])
+    got = sparse_rt.load(p).run(x)
+    got = got if isinstance(got, np.ndarray) else next(iter(got.values()))
+    assert np.array_equal(np.isnan(got), np.isnan(want)), "NaN positions differ"
+    np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
 AVGPOOL_CASES = [
     ((3, 3), (2, 2), [1, 1], False, True, (9, 9)),
     ((3, 3), (2, 2), [1, 1], False, False, (9, 8)),

@@ -220,7 +220,7 @@ class LinearLayer : public Layer {
   }
   // The kernel a batch of `n` runs (the batch-1 and batched kernels differ).
   const char* kernel(int64_t n) const {
-    return dense_ ? dense_->kernel_name() : bsr_ ? bsr_->kernel_name(n) : csr_->kernel_name(n);
+    return dense_ ? dense_->kernel_name(n) : bsr_ ? bsr_->kernel_name(n) : csr_->kernel_name(n);
   }
   void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
     threads = threads_for(flops_ * batch, threads);

@@ -7,6 +7,8 @@
 #include "sparse_rt/status.h"
 
 #ifdef SPARSE_RT_HAVE_ONEDNN
+#include <algorithm>
+#include <cmath>
 #include <tuple>
 
 #include "oneapi/dnnl/dnnl.hpp"
@@ -83,16 +85,9 @@ struct DnnlConv2d::Impl {
     const memory::desc any_src({n, p.in_channels, h, wd}, dt::f32, act_tag);
     const memory::desc any_dst({n, p.out_channels, ho, wo}, dt::f32, act_tag);
     const memory::desc any_w(wdims, dt::f32, tag::any);
-    dnnl::post_ops ops;
+    // ReLU / ReLU6 run after the primitive, not as oneDNN post-ops: those turn NaN into 0,
+    // while our contract (and torch) propagate NaN.
     dnnl::primitive_attr attr;
-#if DNNL_VERSION_MAJOR >= 3
-    if (p.act == Activation::kRelu) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    if (p.act == Activation::kRelu6) ops.append_eltwise(dnnl::algorithm::eltwise_clip, 0.f, 6.f);
-#else
-    if (p.act == Activation::kRelu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    if (p.act == Activation::kRelu6) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f);
-#endif
-    attr.set_post_ops(ops);
     const memory::dims strides{p.stride_h, p.stride_w}, pads{p.pad_h, p.pad_w};
     const memory::dims pads_r{(ho - 1) * p.stride_h + p.kh - h - p.pad_h,
                               (wo - 1) * p.stride_w + p.kw - wd - p.pad_w};
@@ -170,6 +165,12 @@ void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
     prim->conv.execute(s, args);
     if (prim->reorder_dst) dnnl::reorder(dst, udst).execute(s, dst, udst);
     s.wait();
+    if (p_.act != Activation::kNone) {
+      const float lo = 0.0f, hi = p_.act == Activation::kRelu6 ? 6.0f : INFINITY;
+      const int64_t total = n * p_.out_channels * p_.out_h(h) * p_.out_w(wd);
+#pragma omp parallel for schedule(static) num_threads(total >= (1 << 16) ? threads : 1)
+      for (int64_t i = 0; i < total; ++i) y[i] = std::min(std::max(y[i], lo), hi);
+    }
   } catch (const dnnl::error& e) {
     omp_set_num_threads(saved);
     throw Error(std::string("Conv2d (oneDNN): ") + e.what());

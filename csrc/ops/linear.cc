@@ -83,16 +83,23 @@ void CsrMatmul::linear(const float* x, int64_t n, float* y, int threads) const {
 
 DenseLinear::DenseLinear(std::vector<float> w, int64_t rows, int64_t cols, std::vector<float> bias,
                          Activation act)
-    : w_(std::move(w)), rows_(rows), cols_(cols), bias_(std::move(bias)), clamp_(clamp_for(act)) {
+    : w_(std::move(w)), rows_(rows), cols_(cols), bias_(std::move(bias)), act_(act),
+      clamp_(clamp_for(act)) {
   if (rows < 0 || cols < 0 || static_cast<int64_t>(w_.size()) != rows * cols)
     throw InvalidArgument("DenseLinear: weight has " + std::to_string(w_.size()) +
                           " values, expected " + std::to_string(rows) + " x " +
                           std::to_string(cols));
   check_bias(bias_, rows_, "DenseLinear");
+  dnnl_ = make_dnnl();
 }
 
 void DenseLinear::linear(const float* x, int64_t n, float* y, int threads) const {
   if (n == 0 || rows_ == 0) return;
+  if (cols_ > 0 && dnnl_linear(x, n, y, threads)) return;
+  blas_linear(x, n, y, threads);
+}
+
+void DenseLinear::blas_linear(const float* x, int64_t n, float* y, int threads) const {
   // Output features in chunks of 16 spread over the threads; BLAS itself is single-threaded.
   const int64_t chunks = (rows_ + 15) / 16;
   const int parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, chunks)));

@@ -62,7 +62,7 @@ void bind_ops(py::module_& m) {
                                          parse_activation(activation));
            }),
            py::arg("weight"), py::arg("bias"), py::arg("activation"))
-      .def_property_readonly("kernel", &ops::DenseLinear::kernel_name)
+      .def_property_readonly("kernel", [](const ops::DenseLinear& op) { return op.kernel_name(1); })
       .def_property_readonly("shape", [](const ops::DenseLinear& op) {
         return py::make_tuple(op.rows(), op.cols());
       })

@@ -186,6 +186,19 @@ def test_nan_propagates_through_clamp(isa):
             assert (y[0, :, 0, :] == 0).all(), (fmt, isa)
 
 
+@pytest.mark.parametrize("act", ["relu", "relu6"])
+def test_nan_propagates_through_dense_paths(act):
+    """The dense path (oneDNN where built, else our direct kernels) keeps NaN through ReLU and
+    ReLU6 as torch does; oneDNN's own activation post-ops would turn it into 0."""
+    weight = np.random.default_rng(0).standard_normal((32, 32, 3, 3)).astype(np.float32)
+    x = np.ones((1, 32, 8, 8), np.float32)
+    x[0, :, 3, 3] = np.nan
+    layer = Conv2d(weight, padding=1, format="dense", activation=act)
+    y = layer(x)
+    assert np.isnan(y[0, :, 2:5, 2:5]).all(), layer.kernel
+    assert not np.isnan(y[0, :, 6:, 6:]).any(), layer.kernel
+
+
 def test_sparse_weight_inputs_and_repr():
     weight, bias, x = make_case(3, 2, 8, 16, 9, 9, 3, 1, 1, 2, 0.8)
     w2 = weight.reshape(16, -1)

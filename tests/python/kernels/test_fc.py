@@ -212,6 +212,9 @@ def test_kernel_names():
         assert layer.kernel_for(1) != layer.kernel_for(64) or isa == "scalar"
         assert "mv" in layer.kernel_for(1) or isa == "scalar"
     assert Linear(w, format="dense").kernel == Linear(w, format="dense").kernel_for(16)
+    from sparse_rt import _core
+    want = "f32_inner_product__onednn" if _core.have_onednn() else "f32_gemm__openblas"
+    assert Linear(w, format="dense").kernel == want
     assert "Linear(" in repr(Linear(w, format="csr"))
 
 

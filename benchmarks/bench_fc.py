@@ -4,6 +4,7 @@
     python benchmarks/bench_fc.py --table fc.json       # markdown table for benchmarks/README.md
     python benchmarks/bench_fc.py --kernels             # every kernel of the lists, 1 thread
     python benchmarks/bench_fc.py --targets [rounds]    # the issue-5 FC targets, 1 and 2 threads
+    python benchmarks/bench_fc.py --dense               # dense path vs torch F.linear, 1 thread
 
 Cases come from cases_fc.py (shared with tests/python/kernels/test_fc.py). Threads:
 SPARSE_RT_BENCH_THREADS (default 2) for both sparse_rt and torch. The three contenders of a case
@@ -268,11 +269,49 @@ def _targets(rounds: int = 3) -> str:
     return f"ISA {sparse_rt.get_isa()}, W 4096×4096, {rounds} rounds.\n\n" + "\n".join(rows)
 
 
+def _dense(rounds: int = 30) -> str:
+    """sparse_rt's dense path vs torch F.linear, one thread, thread CPU time (median of
+    `rounds` blocks of 5 calls, the two sides alternating): the rows of docs/kernels-fc.md's
+    dense-path table."""
+    import torch
+    import torch.nn.functional as F
+
+    import sparse_rt
+    from sparse_rt.ops import Linear
+
+    sparse_rt.set_num_threads(1)
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    rows = ["| W | N | sparse_rt dense ms | torch ms | × torch | kernel |", "|---|---|---|---|---|---|"]
+    for m, k in ((4096, 4096), (1000, 2048), (300, 784)):
+        w = rng.standard_normal((m, k)).astype(np.float32)
+        layer, wt = Linear(w, format="dense"), torch.from_numpy(w)
+        for n in (1, 16, 64):
+            x = rng.standard_normal((n, k)).astype(np.float32)
+            xt = torch.from_numpy(x)
+            fns = {"ours": lambda: layer(x), "torch": lambda: F.linear(xt, wt)}
+            out = {key: [] for key in fns}
+            for f in fns.values():
+                f()
+            for _ in range(rounds):
+                for key, f in fns.items():
+                    t = time.thread_time()
+                    for _ in range(5):
+                        f()
+                    out[key].append((time.thread_time() - t) / 5)
+            ours, theirs = (float(np.median(out[key])) for key in ("ours", "torch"))
+            rows.append(f"| {m}×{k} | {n} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | "
+                        f"{theirs / ours:.2f} | {layer.kernel_for(n)} |")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "--table":
         print(_table(sys.argv[2]))
     elif len(sys.argv) >= 2 and sys.argv[1] == "--kernels":
         print(_kernels())
+    elif len(sys.argv) >= 2 and sys.argv[1] == "--dense":
+        print(_dense())
     elif len(sys.argv) >= 2 and sys.argv[1] == "--targets":
         print(_targets(int(sys.argv[2]) if len(sys.argv) >= 3 else 3))
     else:

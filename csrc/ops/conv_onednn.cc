@@ -59,11 +59,14 @@ bool prefer_onednn(const ConvParams& p) {
 struct DnnlConv2d::Impl {
   std::vector<float> w, bias;
   std::mutex mu;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<const Prim>> prims;
+  // By (batch, height, width, threads): oneDNN fixes a primitive's work split when it is
+  // created, from omp_get_max_threads(), so run() creates it under the thread count it runs with.
+  std::map<std::tuple<int64_t, int64_t, int64_t, int>, std::shared_ptr<const Prim>> prims;
 
-  std::shared_ptr<const Prim> prim_for(const ConvParams& p, int64_t n, int64_t h, int64_t wd) {
+  std::shared_ptr<const Prim> prim_for(const ConvParams& p, int64_t n, int64_t h, int64_t wd,
+                                       int threads) {
     std::lock_guard<std::mutex> lock(mu);
-    auto key = std::make_tuple(n, h, wd);
+    auto key = std::make_tuple(n, h, wd, threads);
     if (auto it = prims.find(key); it != prims.end()) return it->second;
     const dnnl::engine& eng = cpu_engine();
     const int64_t ho = p.out_h(h), wo = p.out_w(wd);
@@ -148,7 +151,7 @@ void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
   try {
-    std::shared_ptr<const Prim> prim = impl_->prim_for(p_, n, h, wd);
+    std::shared_ptr<const Prim> prim = impl_->prim_for(p_, n, h, wd, threads);
     const dnnl::engine& eng = cpu_engine();
     dnnl::stream s(eng);
     memory usrc(prim->user_src, eng, const_cast<float*>(x));

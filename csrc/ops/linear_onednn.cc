@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <utility>
 #include <mutex>
 #include <vector>
 
@@ -56,7 +57,9 @@ struct DenseLinear::Dnnl {
     bool usable = false;
   };
   std::mutex mu;
-  std::map<int64_t, std::shared_ptr<const Prim>> prims;  // by batch size
+  // By (batch size, threads): oneDNN fixes a primitive's work split when it is created, from
+  // omp_get_max_threads(), so the caller creates it with the thread count it will run with.
+  std::map<std::pair<int64_t, int>, std::shared_ptr<const Prim>> prims;
   std::vector<memory> layouts;                            // W in each layout asked for so far
   memory::desc bias_md;
 
@@ -76,9 +79,10 @@ struct DenseLinear::Dnnl {
     return m;
   }
 
-  std::shared_ptr<const Prim> prim_for(const DenseLinear& op, int64_t n) {
+  std::shared_ptr<const Prim> prim_for(const DenseLinear& op, int64_t n, int threads) {
     std::lock_guard<std::mutex> lock(mu);
-    if (auto it = prims.find(n); it != prims.end()) return it->second;
+    const auto key = std::make_pair(n, threads);
+    if (auto it = prims.find(key); it != prims.end()) return it->second;
     auto prim = std::make_shared<Prim>();
     prim->src = memory::desc({n, op.cols_}, dt::f32, tag::nc);
     const memory::desc any_w({op.rows_, op.cols_}, dt::f32, tag::any);
@@ -113,7 +117,7 @@ struct DenseLinear::Dnnl {
     } catch (const dnnl::error&) {
       // No implementation for this configuration: BLAS serves it.
     }
-    return prims.emplace(n, std::move(prim)).first->second;
+    return prims.emplace(key, std::move(prim)).first->second;
   }
 };
 
@@ -128,11 +132,14 @@ std::unique_ptr<DenseLinear::Dnnl, DenseLinear::DnnlDeleter> DenseLinear::make_d
 
 bool DenseLinear::dnnl_linear(const float* x, int64_t n, float* y, int threads) const {
   if (!dnnl_) return false;
-  const std::shared_ptr<const Dnnl::Prim> prim = dnnl_->prim_for(*this, n);
-  if (!prim->usable) return false;
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
   try {
+    const std::shared_ptr<const Dnnl::Prim> prim = dnnl_->prim_for(*this, n, threads);
+    if (!prim->usable) {
+      omp_set_num_threads(saved);
+      return false;
+    }
     const dnnl::engine& eng = cpu_engine();
     dnnl::stream s(eng);
     memory src(prim->src, eng, const_cast<float*>(x));
@@ -158,7 +165,9 @@ bool DenseLinear::dnnl_linear(const float* x, int64_t n, float* y, int threads) 
 
 const char* DenseLinear::kernel_name(int64_t n) const {
   if (!dnnl_) return "f32_gemm__openblas";
-  return dnnl_->prim_for(*this, n)->usable ? "f32_inner_product__onednn" : "f32_gemm__openblas";
+  // Whether oneDNN has an optimised kernel does not depend on the thread count.
+  return dnnl_->prim_for(*this, n, omp_get_max_threads())->usable ? "f32_inner_product__onednn"
+                                                                  : "f32_gemm__openblas";
 }
 
 #endif  // SPARSE_RT_HAVE_ONEDNN

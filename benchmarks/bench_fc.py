@@ -5,6 +5,7 @@
     python benchmarks/bench_fc.py --kernels             # every kernel of the lists, 1 thread
     python benchmarks/bench_fc.py --targets [rounds]    # the issue-5 FC targets, 1 and 2 threads
     python benchmarks/bench_fc.py --dense               # dense path vs torch F.linear, 1 thread
+    python benchmarks/bench_fc.py --per-nnz [rounds [threads...]]  # CSR ns/nnz, GB/s vs sparsity
 
 Cases come from cases_fc.py (shared with tests/python/kernels/test_fc.py). Threads:
 SPARSE_RT_BENCH_THREADS (default 2) for both sparse_rt and torch. The three contenders of a case
@@ -67,6 +68,21 @@ def interleaved_medians(fns: dict, repeats: int = REPEATS) -> dict:
                 f()
             times[k].append((clock() - t) / inner[k])
     return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def interleaved_fastest(fns: dict, repeats: int = REPEATS) -> dict:
+    """Wall seconds of the fastest single call of each function, timed round-robin: with
+    several threads on a shared machine a call whose thread was descheduled waits at the join,
+    so slower calls measure the machine's load rather than the code."""
+    inner = {k: _calibrate(f) for k, f in fns.items()}
+    best = {k: float("inf") for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            for _ in range(inner[k]):
+                t = time.perf_counter()
+                f()
+                best[k] = min(best[k], time.perf_counter() - t)
+    return best
 
 
 @functools.lru_cache(maxsize=4)
@@ -305,6 +321,52 @@ def _dense(rounds: int = 30) -> str:
     return "\n".join(rows)
 
 
+PER_NNZ_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
+
+
+def _per_nnz(rounds: int = 3, batches=(1, 16, 64), threads_list=(1, 2)) -> str:
+    """CSR W 4096x4096: time per non-zero and weight-stream bandwidth per sparsity, for each
+    batch N and thread count. The sparsities of one (N, threads) are timed round-robin in one
+    process, `rounds` times; each cell is the median over rounds. 1 thread: median thread CPU
+    time of the interleaved repeats; 2 threads: the fastest call's wall time
+    (interleaved_fastest). GB/s counts the bytes of the packed weight
+    stream a call must read (N=1: 4 B value + 2 B index per non-zero, 4 B per row; N>=2: 4 + 4
+    B per non-zero, 4 B per row), not x, y or the transposed batch."""
+    import sparse_rt
+    from sparse_rt.ops import Linear
+
+    shape = (4096, 4096)
+    layers = {s: Linear(_weight(shape, s, None), format="csr") for s in PER_NNZ_SPARSITIES}
+    nnz = {s: int(np.count_nonzero(_weight(shape, s, None))) for s in PER_NNZ_SPARSITIES}
+    head = " | ".join(f"s={s}" for s in PER_NNZ_SPARSITIES)
+    out = [f"| N | threads | {head} | max/min |",
+           "|---|---|" + "---|" * len(PER_NNZ_SPARSITIES) + "---|"]
+    global THREADS
+    for threads in threads_list:
+        sparse_rt.set_num_threads(threads)
+        saved, THREADS = THREADS, threads
+        try:
+            for n in batches:
+                x = np.random.default_rng(2).standard_normal((n, shape[1])).astype(np.float32)
+                timing = interleaved_medians if threads == 1 else interleaved_fastest
+                runs = [timing({s: (lambda l=layers[s]: l(x)) for s in layers})
+                        for _ in range(rounds)]
+                cells, per = [], []
+                for s in PER_NNZ_SPARSITIES:
+                    t = float(np.median([r[s] for r in runs]))
+                    bytes_ = nnz[s] * (6 if n == 1 else 8) + 4 * (shape[0] + 1)
+                    per.append(t / nnz[s])
+                    cells.append(f"{t / nnz[s] * 1e9:.3f} ns, {bytes_ / t / 1e9:.1f} GB/s")
+                out.append(f"| {n} | {threads} | " + " | ".join(cells) +
+                           f" | {max(per) / min(per):.2f} |")
+        finally:
+            THREADS = saved
+    kern = ", ".join(sorted({layers[0.9].kernel_for(n) for n in batches}))
+    return (f"ISA {sparse_rt.get_isa()}, CSR W 4096×4096, kernels {kern}; ns per non-zero and "
+            f"weight-stream GB/s; 1 thread: median thread CPU time of {REPEATS} interleaved "
+            f"repeats, 2 threads: fastest call (wall); median of {rounds} rounds.\n\n" + "\n".join(out))
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "--table":
         print(_table(sys.argv[2]))
@@ -312,6 +374,9 @@ if __name__ == "__main__":
         print(_kernels())
     elif len(sys.argv) >= 2 and sys.argv[1] == "--dense":
         print(_dense())
+    elif len(sys.argv) >= 2 and sys.argv[1] == "--per-nnz":
+        print(_per_nnz(int(sys.argv[2]) if len(sys.argv) >= 3 else 3,
+                       threads_list=tuple(int(t) for t in sys.argv[3:]) or (1, 2)))
     elif len(sys.argv) >= 2 and sys.argv[1] == "--targets":
         print(_targets(int(sys.argv[2]) if len(sys.argv) >= 3 else 3))
     else:

@@ -1,8 +1,9 @@
 // AVX2 + FMA csrmm: one row of W at a time against a tile of 8*NV columns of x; each non-zero is
-// broadcast and FMA'd into the tile; rows of x kPrefetch non-zeros ahead are prefetched. Narrow
-// tiles keep U independent partial sums per vector
-// (non-zeros taken round-robin) to hide the FMA latency; left-over columns go 8 at a time, the
-// last one through a masked load/store.
+// broadcast and FMA'd into the tile; when x is narrow the values/indices streams are
+// prefetched kStreamAhead non-zeros ahead, when it is wide the rows of x kPrefetch non-zeros
+// ahead. Narrow tiles keep U independent partial sums per vector (non-zeros taken round-robin)
+// to hide the FMA latency; left-over columns go 8 at a time, the last one through a masked
+// load/store.
 #include <immintrin.h>
 
 #include "kernels/spmm/spmm.h"
@@ -21,8 +22,18 @@ __m256i tail_mask(int64_t count) {  // lanes [0, count) set, 0 < count < 8
 }
 
 constexpr int32_t kPrefetch = 16;  // non-zeros ahead whose rows of x are prefetched
+// Rows of x are prefetched only when x is wide (ldx floats per row): x then has 256 B or more per
+// row and, at K = 4096, no longer fits the 1 MB L2 of a Zen 4 core (N = 64: -10 %), whereas
+// for a narrower x (N = 16: 64 B rows, 256 KB) the prefetch costs more than it saves (+25 % at
+// s = 0.9; measured in benchmarks/bench_fc.py --per-nnz).
+constexpr int64_t kPrefetchMinLdx = 64;
+// Non-zeros ahead whose values and indices are prefetched, one line of each per 16 non-zeros:
+// without it a DRAM-resident W (4096² at s = 0.5, 64 MB) ran 1.4x slower per non-zero than an
+// L3-resident one at N = 16. Tuned over 64..2048. Only with narrow x: with x-row prefetches
+// (4 x vectors per non-zero at N = 64) it cost 5-9 % at s >= 0.9 and gained nothing at 0.5.
+constexpr int32_t kStreamAhead = 256;
 
-template <int NV, int U, bool kMask>
+template <int NV, int U, bool kMask, bool kPfX>
 inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indices, const float* values,
                      const float* x, int64_t ldx, __m256 vb, float* y, __m256 vmin, __m256 vmax,
                      __m256i mask) {
@@ -33,8 +44,12 @@ inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indic
   }
   int32_t p = p0;
   for (; p + U <= p1; p += U) {
+    if (!kPfX && ((p + kStreamAhead) & 15) < U) {  // once per 16 non-zeros
+      _mm_prefetch(reinterpret_cast<const char*>(values + p + kStreamAhead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(indices + p + kStreamAhead), _MM_HINT_T0);
+    }
     for (int u = 0; u < U; ++u) {
-      if (p + u + kPrefetch < p_end) {
+      if (kPfX && p + u + kPrefetch < p_end) {
         const char* pf = reinterpret_cast<const char*>(x + int64_t{indices[p + u + kPrefetch]} * ldx);
         for (int v = 0; v < NV; v += 2) _mm_prefetch(pf + 32 * v, _MM_HINT_T0);
       }
@@ -67,8 +82,8 @@ inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indic
   }
 }
 
-template <int NV, int U>
-void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
+template <int NV, int U, bool kPfX>
+void csrmm_tiles(SPARSE_RT_F32_CSRMM_PARAMS) {
   const __m256 vmin = _mm256_set1_ps(out_min), vmax = _mm256_set1_ps(out_max);
   const __m256i none = _mm256_setzero_si256();
   const int32_t p_end = indptr[m];
@@ -78,13 +93,21 @@ void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
     float* yi = y + i * ldy;
     int64_t j = 0;
     for (; j + 8 * NV <= n; j += 8 * NV)
-      row_tile<NV, U, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
+      row_tile<NV, U, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
     for (; j + 8 <= n; j += 8)
-      row_tile<1, 4, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
+      row_tile<1, 4, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
     if (j < n)
-      row_tile<1, 4, true>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax,
+      row_tile<1, 4, true, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax,
                            tail_mask(n - j));
   }
+}
+
+template <int NV, int U>
+void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
+  if (ldx >= kPrefetchMinLdx)
+    csrmm_tiles<NV, U, true>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+  else
+    csrmm_tiles<NV, U, false>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // AVX-512 csrmm: one row of W at a time against a tile of 16*NV columns of x; each non-zero is
-// broadcast and FMA'd into the tile. The rows of x named kPrefetch non-zeros ahead are
-// prefetched (x is too large for L1 and its rows are visited in no useful order). Narrow tiles keep U independent partial sums per vector
-// (non-zeros taken round-robin) so the FMA latency is hidden; columns left over after the wide
-// tiles go 16 at a time, the last one masked.
+// broadcast and FMA'd into the tile. The values/indices streams are prefetched kStreamAhead
+// non-zeros ahead; when x is wide, so are the rows of x named kPrefetch non-zeros ahead (x is
+// then too large for L2 and its rows are visited in no useful order). Narrow tiles keep U
+// independent partial sums per vector (non-zeros taken round-robin) so the FMA latency is
+// hidden; columns left over after the wide tiles go 16 at a time, the last one masked.
 #include <immintrin.h>
 
 #include "kernels/spmm/spmm.h"
@@ -16,8 +17,17 @@ inline __m512 clamp(__m512 v, __m512 lo, __m512 hi) {
 }
 
 constexpr int32_t kPrefetch = 16;  // non-zeros ahead whose rows of x are prefetched
+// Rows of x are prefetched only when x is wide (ldx floats per row): x then has 256 B or more per
+// row and, at K = 4096, no longer fits the 1 MB L2 of a Zen 4 core (N = 64: -10 %), whereas
+// for a narrower x (N = 16: 64 B rows, 256 KB) the prefetch costs more than it saves (+25 % at
+// s = 0.9; measured in benchmarks/bench_fc.py --per-nnz).
+constexpr int64_t kPrefetchMinLdx = 64;
+// Non-zeros ahead whose values and indices are prefetched, one line of each per 16 non-zeros:
+// without it a DRAM-resident W (4096² at s = 0.5, 64 MB) ran 1.4x slower per non-zero than an
+// L3-resident one at N = 16. Tuned over 64..2048.
+constexpr int32_t kStreamAhead = 256;
 
-template <int NV, int U, bool kMask>
+template <int NV, int U, bool kMask, bool kPfX>
 inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indices, const float* values,
                      const float* x, int64_t ldx, __m512 vb, float* y, __m512 vmin, __m512 vmax,
                      __mmask16 mask) {
@@ -28,8 +38,12 @@ inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indic
   }
   int32_t p = p0;
   for (; p + U <= p1; p += U) {
+    if (((p + kStreamAhead) & 15) < U) {  // once per 16 non-zeros
+      _mm_prefetch(reinterpret_cast<const char*>(values + p + kStreamAhead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(indices + p + kStreamAhead), _MM_HINT_T0);
+    }
     for (int u = 0; u < U; ++u) {
-      if (p + u + kPrefetch < p_end) {
+      if (kPfX && p + u + kPrefetch < p_end) {
         const char* pf = reinterpret_cast<const char*>(x + int64_t{indices[p + u + kPrefetch]} * ldx);
         for (int v = 0; v < NV; ++v) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
       }
@@ -62,8 +76,8 @@ inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indic
   }
 }
 
-template <int NV, int U>
-void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
+template <int NV, int U, bool kPfX>
+void csrmm_tiles(SPARSE_RT_F32_CSRMM_PARAMS) {
   const __m512 vmin = _mm512_set1_ps(out_min), vmax = _mm512_set1_ps(out_max);
   const int32_t p_end = indptr[m];
   for (int64_t i = 0; i < m; ++i) {
@@ -72,14 +86,22 @@ void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
     float* yi = y + i * ldy;
     int64_t j = 0;
     for (; j + 16 * NV <= n; j += 16 * NV)
-      row_tile<NV, U, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
+      row_tile<NV, U, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
     for (; j + 16 <= n; j += 16)
-      row_tile<1, 4, false>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
+      row_tile<1, 4, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
     if (j < n) {
       const __mmask16 mask = static_cast<__mmask16>((1u << (n - j)) - 1u);
-      row_tile<1, 4, true>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, mask);
+      row_tile<1, 4, true, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, mask);
     }
   }
+}
+
+template <int NV, int U>
+void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
+  if (ldx >= kPrefetchMinLdx)
+    csrmm_tiles<NV, U, true>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+  else
+    csrmm_tiles<NV, U, false>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 
 }  // namespace

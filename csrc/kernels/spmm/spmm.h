@@ -8,7 +8,8 @@
 //     rows by offsetting indptr, bias and y; indptr[0] need not be 0).
 //   - indices are valid rows of x (the op layer validated them); bias may be null (= 0).
 //   - x is read-only and must not overlap y; no alignment is required; kernels read and write
-//     only the elements named above (tails are masked, never over-read).
+//     only the elements named above (tails are masked, never over-read); they may issue
+//     prefetches (which never fault) for values/indices addresses past indptr[m].
 //   - out_min/out_max encode the activation: (-inf, inf) none, (0, inf) ReLU, (0, 6) ReLU6.
 //   - Kernels are single-threaded; ops/ splits rows across OpenMP threads.
 #pragma once

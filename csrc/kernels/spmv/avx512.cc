@@ -1,7 +1,7 @@
 // AVX-512 build of the csrmv kernel: per row, 8 non-zeros per step with x gathered by scalar
 // loads (measured faster than vgatherdps, 8 or 16 wide, on Zen 4), four independent
-// accumulators for rows with at least 32 non-zeros, a scalar tail, one horizontal sum per row.
-// Same loop as the AVX2 build; compiled with AVX-512 enabled it may use the extra registers.
+// accumulators for rows with at least 32 non-zeros, a scalar tail, one horizontal sum per row;
+// the values and index streams are prefetched kStreamAhead non-zeros ahead. Same loop as the AVX2 build; compiled with AVX-512 enabled it may use the extra registers.
 #include <immintrin.h>
 
 #include <type_traits>
@@ -37,6 +37,23 @@ inline __m256 gather8(const float* x, const Index* idx) {
   }
 }
 
+// Non-zeros ahead whose values and indices are prefetched (3 KB of values). The hardware
+// prefetcher alone left a DRAM-resident matrix (4096² at s = 0.5: 50 MB) at ~14 GB/s on one
+// Zen 4 core; with this, ~20 GB/s. Tuned over 64..4096: 768 best for s = 0.5 / 0.7, costing
+// ~3 % on an L3-resident matrix (the extra load-port slots).
+constexpr int32_t kStreamAhead = 768;
+
+// The stream lines 32 non-zeros need, kStreamAhead non-zeros ahead of p (prefetches never
+// fault, so running past the end of the stream is harmless).
+template <typename Index>
+inline void prefetch_stream(const float* values, const Index* idx, int32_t p) {
+  _mm_prefetch(reinterpret_cast<const char*>(values + p + kStreamAhead), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(values + p + kStreamAhead + 16), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(idx + p + kStreamAhead), _MM_HINT_T0);
+  if constexpr (sizeof(Index) == 4)
+    _mm_prefetch(reinterpret_cast<const char*>(idx + p + kStreamAhead + 16), _MM_HINT_T0);
+}
+
 template <typename Index>
 void csrmv(SPARSE_RT_F32_CSRMV_PARAMS) {
   const Index* idx = static_cast<const Index*>(indices);
@@ -47,6 +64,7 @@ void csrmv(SPARSE_RT_F32_CSRMV_PARAMS) {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     for (; p + 32 <= p1; p += 32) {
+      prefetch_stream(values, idx, p);
       a0 = _mm256_fmadd_ps(_mm256_loadu_ps(values + p), gather8(x, idx + p), a0);
       a1 = _mm256_fmadd_ps(_mm256_loadu_ps(values + p + 8), gather8(x, idx + p + 8), a1);
       a2 = _mm256_fmadd_ps(_mm256_loadu_ps(values + p + 16), gather8(x, idx + p + 16), a2);

@@ -11,7 +11,8 @@ namespace sparse_rt::kernels {
 
 // The csrmv stream: rows as in the canonical CSR, each row's entries sorted by column (x is
 // then read in increasing address order); column indices stored as uint16 when cols <= 65536
-// (6 bytes per non-zero instead of 8) into idx16, else int32 into idx32.
+// (6 bytes per non-zero instead of 8) into idx16, else int32 into idx32. The values and index
+// arrays (here and from sort_csr_rows) are advised for huge pages (base/memory.h).
 struct PackedCsrmv {
   int64_t rows = 0, cols = 0;
   int index_bits = 32;

@@ -11,7 +11,8 @@
 //   - indptr holds m + 1 absolute offsets (a sub-range of rows is passed by offsetting indptr,
 //     bias and y); bias may be null (= 0).
 //   - No alignment is required. Kernels read only values/indices in [indptr[0], indptr[m]) and
-//     the x entries they name (tails are masked, never over-read) and write y[0..m).
+//     the x entries they name (tails are masked, never over-read) and write y[0..m). They may
+//     issue prefetches (which never fault) for stream addresses past indptr[m].
 //   - out_min/out_max encode the activation; NaN in the sum propagates through the clamp.
 //   - Single-threaded; ops/ splits rows across OpenMP threads.
 #pragma once

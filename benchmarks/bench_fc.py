@@ -5,6 +5,7 @@
     python benchmarks/bench_fc.py --kernels             # every kernel of the lists, 1 thread
     python benchmarks/bench_fc.py --targets [rounds]    # the issue-5 FC targets, 1 and 2 threads
     python benchmarks/bench_fc.py --dense               # dense path vs torch F.linear, 1 thread
+    python benchmarks/bench_fc.py --crossover           # CSR vs our dense per sparsity, 1 thread
     python benchmarks/bench_fc.py --per-nnz [rounds [threads...]]  # CSR ns/nnz, GB/s vs sparsity
 
 Cases come from cases_fc.py (shared with tests/python/kernels/test_fc.py). Threads:
@@ -321,6 +322,45 @@ def _dense(rounds: int = 30) -> str:
     return "\n".join(rows)
 
 
+def _crossover(rounds: int = 15) -> str:
+    """CSR vs sparse_rt's own dense path per sparsity, one thread, thread CPU time (median of
+    `rounds` blocks of 3 calls): the table behind ``AUTO_CSR_MAX_DENSITY``."""
+    import sparse_rt
+    from sparse_rt.ops import Linear
+
+    sparse_rt.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    grid = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+    def secs(f):
+        for _ in range(3):
+            f()
+        out = []
+        for _ in range(rounds):
+            t = time.thread_time()
+            for _ in range(3):
+                f()
+            out.append((time.thread_time() - t) / 3)
+        return float(np.median(out))
+
+    rows = ["| W | N | ours dense ms | " + " | ".join(f"s = {s}" for s in grid) + " |",
+            "|---|---|---|" + "---|" * len(grid)]
+    for m, k in ((4096, 4096), (1000, 2048), (300, 784)):
+        w0 = rng.standard_normal((m, k)).astype(np.float32)
+        dense = Linear(w0, format="dense")
+        for n in (1, 16, 64):
+            x = rng.standard_normal((n, k)).astype(np.float32)
+            td = secs(lambda: dense(x))
+            cells = []
+            for s in grid:
+                w = w0.copy()
+                w[rng.random(w.shape) < s] = 0.0
+                csr = Linear(w, format="csr")
+                cells.append(f"{td / secs(lambda: csr(x)):.2f}")
+            rows.append(f"| {m}×{k} | {n} | {td * 1e3:.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 PER_NNZ_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
 
 
@@ -374,6 +414,8 @@ if __name__ == "__main__":
         print(_kernels())
     elif len(sys.argv) >= 2 and sys.argv[1] == "--dense":
         print(_dense())
+    elif len(sys.argv) >= 2 and sys.argv[1] == "--crossover":
+        print(_crossover())
     elif len(sys.argv) >= 2 and sys.argv[1] == "--per-nnz":
         print(_per_nnz(int(sys.argv[2]) if len(sys.argv) >= 3 else 3,
                        threads_list=tuple(int(t) for t in sys.argv[3:]) or (1, 2)))

@@ -13,7 +13,7 @@ from . import _core
 from .formats import BSR, CSR
 
 ACTIVATIONS = ("none", "relu", "relu6")
-AUTO_CSR_MAX_DENSITY = 0.5  # format="auto": CSR at or below this density (crossover: docs/kernels-fc.md)
+AUTO_CSR_MAX_DENSITY = 0.3  # format="auto": CSR at or below this density (crossover: docs/kernels-fc.md)
 
 
 def _activation(activation) -> str:

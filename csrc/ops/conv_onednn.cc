@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include "ops/conv.h"
+#include "ops/elementwise.h"
 #include "sparse_rt/status.h"
 
 #ifdef SPARSE_RT_HAVE_ONEDNN
@@ -23,7 +24,7 @@ DnnlConv2d::DnnlConv2d(const float*, const ConvParams& p, std::vector<float>) : 
   throw InvalidArgument("Conv2d: this build of sparse_rt has no oneDNN dense convolution");
 }
 DnnlConv2d::~DnnlConv2d() = default;
-void DnnlConv2d::run(const float*, int64_t, int64_t, int64_t, float*, int) const {}
+void DnnlConv2d::run(const float*, int64_t, int64_t, int64_t, float*, int, const float*) const {}
 
 #else
 
@@ -57,11 +58,13 @@ bool prefer_onednn(const ConvParams& p) {
 struct DnnlConv2d::Impl {
   std::vector<float> w, bias;
   std::mutex mu;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<const Prim>> prims;
+  std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::shared_ptr<const Prim>> prims;
 
-  std::shared_ptr<const Prim> prim_for(const ConvParams& p, int64_t n, int64_t h, int64_t wd) {
+  // fuse_act: the activation as an eltwise post-op (false when a residual is added after).
+  std::shared_ptr<const Prim> prim_for(const ConvParams& p, int64_t n, int64_t h, int64_t wd,
+                                       bool fuse_act) {
     std::lock_guard<std::mutex> lock(mu);
-    auto key = std::make_tuple(n, h, wd);
+    auto key = std::make_tuple(n, h, wd, fuse_act);
     if (auto it = prims.find(key); it != prims.end()) return it->second;
     const dnnl::engine& eng = cpu_engine();
     const int64_t ho = p.out_h(h), wo = p.out_w(wd);
@@ -85,12 +88,13 @@ struct DnnlConv2d::Impl {
     const memory::desc any_w(wdims, dt::f32, tag::any);
     dnnl::post_ops ops;
     dnnl::primitive_attr attr;
+    const Activation act = fuse_act ? p.act : Activation::kNone;
 #if DNNL_VERSION_MAJOR >= 3
-    if (p.act == Activation::kRelu) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    if (p.act == Activation::kRelu6) ops.append_eltwise(dnnl::algorithm::eltwise_clip, 0.f, 6.f);
+    if (act == Activation::kRelu) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    if (act == Activation::kRelu6) ops.append_eltwise(dnnl::algorithm::eltwise_clip, 0.f, 6.f);
 #else
-    if (p.act == Activation::kRelu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    if (p.act == Activation::kRelu6) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f);
+    if (act == Activation::kRelu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    if (act == Activation::kRelu6) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f);
 #endif
     attr.set_post_ops(ops);
     const memory::dims strides{p.stride_h, p.stride_w}, pads{p.pad_h, p.pad_w};
@@ -145,15 +149,19 @@ DnnlConv2d::DnnlConv2d(const float* w, const ConvParams& p, std::vector<float> b
 
 DnnlConv2d::~DnnlConv2d() = default;
 
-void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
-                     int threads) const {
+// The residual is added by one fused pass after the conv (y = act(y + res), ops::add), not
+// by a oneDNN binary post-op: correctness first, and the blocked-layout convs would need the
+// residual reordered to nChw16c anyway. So a fused add saves a step, not memory traffic.
+void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y, int threads,
+                     const float* res) const {
   p_.check_input(n, p_.in_channels, h, wd);
   if (n == 0) return;
   if (!x || !y) throw InvalidArgument("Conv2d: x and y must not be null");
+  check_residual(p_, x, n, h, wd, y, res);
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
   try {
-    std::shared_ptr<const Prim> prim = impl_->prim_for(p_, n, h, wd);
+    std::shared_ptr<const Prim> prim = impl_->prim_for(p_, n, h, wd, res == nullptr);
     const dnnl::engine& eng = cpu_engine();
     dnnl::stream s(eng);
     memory usrc(prim->user_src, eng, const_cast<float*>(x));
@@ -170,6 +178,11 @@ void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
     prim->conv.execute(s, args);
     if (prim->reorder_dst) dnnl::reorder(dst, udst).execute(s, dst, udst);
     s.wait();
+    if (res) {
+      const Act act = p_.act == Activation::kRelu ? Act::kRelu
+                      : p_.act == Activation::kRelu6 ? Act::kRelu6 : Act::kNone;
+      add(y, res, y, n * p_.out_channels * p_.out_h(h) * p_.out_w(wd), act, threads);
+    }
   } catch (const dnnl::error& e) {
     omp_set_num_threads(saved);
     throw Error(std::string("Conv2d (oneDNN): ") + e.what());

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <string>
 #include <limits>
 
 #include "graph/layers.h"
@@ -82,6 +84,9 @@ std::unique_ptr<Plan> build_plan(Graph g) {
   std::vector<Rec> recs;
   std::vector<int> producer(nv, -1);
   auto single_use = [&](int v) { return consumers[v] == 1 && !is_output[v]; };
+  // SPARSE_RT_FUSE_RESIDUAL=0 keeps adds as layers of their own (for A/B timing in one process).
+  const char* env_fuse = std::getenv("SPARSE_RT_FUSE_RESIDUAL");
+  const bool fuse_residual = !(env_fuse && std::string(env_fuse) == "0");
   for (const Node& n : g.nodes) {
     const int in0 = n.inputs[0];
     const int p = producer[in0];
@@ -108,7 +113,7 @@ std::unique_ptr<Plan> build_plan(Graph g) {
         continue;
       }
     }
-    if (n.op == OpType::kAdd && n.inputs.size() == 2) {
+    if (n.op == OpType::kAdd && n.inputs.size() == 2 && fuse_residual) {
       // Residual: fold the add into the conv that produces the input computed LATER, so the
       // other input exists when the conv runs; that value becomes an input of the conv's step
       // (so the memory plan keeps it alive and never gives the conv's output its buffer).

@@ -246,3 +246,17 @@ def test_fused_model_runs_concurrent_sessions(tmp_path, rt):
         got = list(ex.map(m, xs))
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+def test_env_switch_keeps_adds_separate(tmp_path, rt, monkeypatch):
+    """SPARSE_RT_FUSE_RESIDUAL=0 (read at load) keeps the add a layer; same output."""
+    net = Net(rt, 9)
+    net.conv("c1", "x", "a1", C, C)
+    net.add("add", "a1", "x", "y", act="relu")
+    p = net.write(tmp_path / "env.sprt", [("y", (C, H, W))])
+    fused = sparse_rt.load(p)
+    monkeypatch.setenv("SPARSE_RT_FUSE_RESIDUAL", "0")
+    plain = _run(rt, p, (C, H, W), 9)
+    assert list(_rows(plain)) == ["c1", "add"] and list(_rows(fused)) == ["c1"]
+    x = np.random.default_rng(9).standard_normal((2, C, H, W)).astype(np.float32)
+    np.testing.assert_array_equal(fused(x), plain(x))

@@ -191,15 +191,16 @@ std::vector<float> naive_conv(const std::vector<float>& x, int64_t n, int64_t h,
   return y;
 }
 
-TEST(DirectConv2d, CsrBsrDenseMatchNaiveOnEveryPath) {
-  struct G { int64_t n, c, o, h, w, k, s, pad, groups; };
-  const G geoms[] = {{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
-                     {1, 8, 16, 7, 7, 1, 1, 0, 2},   {1, 8, 8, 10, 10, 5, 2, 2, 8},
-                     {1, 4, 8, 12, 12, 7, 2, 3, 1}};
+struct ConvGeom { int64_t n, c, o, h, w, k, s, pad, groups; };
+
+// DirectConv2d (CSR, BSR 4x1, dense blocks) against naive_conv under every usable ISA path and
+// 1 and 2 threads; with `residual`, y = relu(conv + bias + res) (DnnlConv2d too when built).
+void direct_paths_match_naive(const std::vector<ConvGeom>& geoms, bool residual,
+                              const std::string& note) {
   const base::Isa saved = base::active_isa();
   for (base::Isa isa : base::usable_isas()) {
     base::set_active_isa_cap(isa);
-    for (const G& g : geoms) {
+    for (const ConvGeom& g : geoms) {
       ops::ConvParams p;
       p.out_channels = g.o; p.in_channels = g.c; p.kh = p.kw = g.k;
       p.stride_h = p.stride_w = g.s; p.pad_h = p.pad_w = g.pad; p.groups = g.groups;
@@ -211,7 +212,10 @@ TEST(DirectConv2d, CsrBsrDenseMatchNaiveOnEveryPath) {
       for (auto& v : bias) v = val(rng);
       std::vector<float> x(static_cast<size_t>(g.n * g.c * g.h * g.w));
       for (auto& v : x) v = val(rng);
-      const auto ref = naive_conv(x, g.n, g.h, g.w, wt, bias, p);
+      std::vector<float> res(residual ? static_cast<size_t>(g.n * g.o * p.out_h(g.h) * p.out_w(g.w)) : 0);
+      for (auto& v : res) v = 2.0f * val(rng);
+      const float* rp = residual ? res.data() : nullptr;
+      const auto ref = naive_conv(x, g.n, g.h, g.w, wt, bias, p, rp);
       std::vector<float> y(ref.size());
       const CsrMatrix csr = CsrMatrix::from_dense(wt.data(), g.o, p.cols());
       const BsrMatrix bsr = BsrMatrix::from_dense(wt.data(), g.o, p.cols(), 4, 1);
@@ -222,16 +226,30 @@ TEST(DirectConv2d, CsrBsrDenseMatchNaiveOnEveryPath) {
       for (const auto& conv : convs)
         for (int threads : {1, 2}) {
           std::fill(y.begin(), y.end(), -1.0f);
-          conv->run(x.data(), g.n, g.h, g.w, y.data(), threads);
+          conv->run(x.data(), g.n, g.h, g.w, y.data(), threads, rp);
           for (size_t i = 0; i < y.size(); ++i)
             ASSERT_NEAR(y[i], ref[i], 1e-4f)
                 << conv->kernel_name() << " threads=" << threads << " isa=" << base::isa_name(isa)
                 << " c=" << g.c << " o=" << g.o << " h=" << g.h << " k=" << g.k << " s=" << g.s
-                << " groups=" << g.groups << " at " << i;
+                << " groups=" << g.groups << " residual=" << residual << " " << note << " at " << i;
         }
+      if (residual && ops::have_onednn()) {
+        ops::DnnlConv2d dnnl(wt.data(), p, bias);
+        std::fill(y.begin(), y.end(), -1.0f);
+        dnnl.run(x.data(), g.n, g.h, g.w, y.data(), 2, rp);
+        for (size_t i = 0; i < y.size(); ++i)
+          ASSERT_NEAR(y[i], ref[i], 1e-3f) << "oneDNN c=" << g.c << " k=" << g.k << " at " << i;
+      }
     }
   }
   base::set_active_isa_cap(saved);
+}
+
+TEST(DirectConv2d, CsrBsrDenseMatchNaiveOnEveryPath) {
+  direct_paths_match_naive({{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
+                            {1, 8, 16, 7, 7, 1, 1, 0, 2},   {1, 8, 8, 10, 10, 5, 2, 2, 8},
+                            {1, 4, 8, 12, 12, 7, 2, 3, 1}},
+                           false, "");
 }
 
 TEST(DnnlConv2d, MatchesNaiveWhenBuilt) {
@@ -267,59 +285,13 @@ TEST(DnnlConv2d, MatchesNaiveWhenBuilt) {
 // passes: the residual must be added once, in the last block's epilogue) and with the default
 // blocking; strided/padded geometries exercise the garbage columns of the extended grid.
 TEST(DirectConv2d, ResidualMatchesNaiveOnEveryPath) {
-  struct G { int64_t n, c, o, h, w, k, s, pad, groups; };
-  const G geoms[] = {{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
-                     {1, 8, 16, 7, 7, 1, 1, 0, 2},   {1, 16, 8, 10, 10, 1, 2, 0, 1},
-                     {1, 8, 8, 10, 10, 5, 2, 2, 8},  {1, 12, 8, 19, 17, 3, 1, 1, 1}};
-  const base::Isa saved = base::active_isa();
-  for (const char* cblock : {"3", ""}) {
-    setenv("SPARSE_RT_CONV_CBLOCK", cblock, 1);
-    for (base::Isa isa : base::usable_isas()) {
-      base::set_active_isa_cap(isa);
-      for (const G& g : geoms) {
-        ops::ConvParams p;
-        p.out_channels = g.o; p.in_channels = g.c; p.kh = p.kw = g.k;
-        p.stride_h = p.stride_w = g.s; p.pad_h = p.pad_w = g.pad; p.groups = g.groups;
-        p.act = Activation::kRelu;
-        std::mt19937 rng(static_cast<uint32_t>(g.c * 13 + g.k + g.h));
-        std::uniform_real_distribution<float> val(-1.0f, 1.0f);
-        std::vector<float> wt(static_cast<size_t>(g.o * p.cols())), bias(static_cast<size_t>(g.o));
-        for (auto& v : wt) v = rng() % 3 ? 0.0f : val(rng);
-        for (auto& v : bias) v = val(rng);
-        std::vector<float> x(static_cast<size_t>(g.n * g.c * g.h * g.w));
-        for (auto& v : x) v = val(rng);
-        std::vector<float> res(static_cast<size_t>(g.n * g.o * p.out_h(g.h) * p.out_w(g.w)));
-        for (auto& v : res) v = 2.0f * val(rng);
-        const auto ref = naive_conv(x, g.n, g.h, g.w, wt, bias, p, res.data());
-        const CsrMatrix csr = CsrMatrix::from_dense(wt.data(), g.o, p.cols());
-        const BsrMatrix bsr = BsrMatrix::from_dense(wt.data(), g.o, p.cols(), 4, 1);
-        std::vector<std::unique_ptr<ops::DirectConv2d>> convs;
-        convs.push_back(std::make_unique<ops::DirectConv2d>(csr, p, bias));
-        convs.push_back(std::make_unique<ops::DirectConv2d>(bsr, p, bias));
-        convs.push_back(ops::DirectConv2d::dense(wt.data(), p, bias));
-        for (const auto& conv : convs)
-          for (int threads : {1, 2}) {
-            std::vector<float> y(ref.size(), -1.0f);
-            conv->run(x.data(), g.n, g.h, g.w, y.data(), threads, res.data());
-            for (size_t i = 0; i < y.size(); ++i)
-              ASSERT_NEAR(y[i], ref[i], 1e-4f)
-                  << conv->kernel_name() << " threads=" << threads << " isa="
-                  << base::isa_name(isa) << " cblock=" << cblock << " c=" << g.c << " o=" << g.o
-                  << " h=" << g.h << " k=" << g.k << " s=" << g.s << " groups=" << g.groups
-                  << " at " << i;
-          }
-        if (ops::have_onednn() && cblock[0]) {
-          ops::DnnlConv2d dnnl(wt.data(), p, bias);
-          std::vector<float> y(ref.size(), -1.0f);
-          dnnl.run(x.data(), g.n, g.h, g.w, y.data(), 2, res.data());
-          for (size_t i = 0; i < y.size(); ++i)
-            ASSERT_NEAR(y[i], ref[i], 1e-3f) << "oneDNN c=" << g.c << " k=" << g.k << " at " << i;
-        }
-      }
-    }
-  }
+  const std::vector<ConvGeom> geoms = {{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
+                                       {1, 8, 16, 7, 7, 1, 1, 0, 2},   {1, 16, 8, 10, 10, 1, 2, 0, 1},
+                                       {1, 8, 8, 10, 10, 5, 2, 2, 8},  {1, 12, 8, 19, 17, 3, 1, 1, 1}};
+  setenv("SPARSE_RT_CONV_CBLOCK", "3", 1);
+  direct_paths_match_naive(geoms, true, "cblock=3");
   unsetenv("SPARSE_RT_CONV_CBLOCK");
-  base::set_active_isa_cap(saved);
+  direct_paths_match_naive(geoms, true, "cblock=auto");
 }
 
 // The residual may be x itself (y = conv(x) + x) but must not overlap y.

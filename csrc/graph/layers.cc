@@ -176,21 +176,23 @@ class ConvLayer : public Layer {
 };
 
 // The fast conv ops (ops/conv.h): sparse_rt's direct kernels for CSR, BSR and depthwise
-// weights, oneDNN for other dense weights. Activations beyond the kernels' clamp
-// (hardswish, sigmoid) run as an in-place epilogue.
+// weights, oneDNN for other dense weights. A fused residual add is ins[1], added before the
+// activation by the op. Activations beyond the kernels' clamp (hardswish, sigmoid) run as an
+// in-place epilogue.
 class FastConvLayer : public Layer {
  public:
   FastConvLayer(std::unique_ptr<ops::DirectConv2d> direct, std::unique_ptr<ops::DnnlConv2d> dnnl,
-                int64_t h, int64_t w, Act act, int64_t out_numel, int64_t flops)
+                int64_t h, int64_t w, Act act, bool residual, int64_t out_numel, int64_t flops)
       : direct_(std::move(direct)), dnnl_(std::move(dnnl)), h_(h), w_(w), act_(act),
-        out_numel_(out_numel), flops_(flops) {}
+        residual_(residual), out_numel_(out_numel), flops_(flops) {}
   const char* kernel() const { return direct_ ? direct_->kernel_name() : dnnl_->kernel_name(); }
   void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
     const int t = threads_for(flops_ * batch, threads);
+    const float* res = residual_ ? ins[1] : nullptr;
     if (direct_)
-      direct_->run(ins[0], batch, h_, w_, y, t);
+      direct_->run(ins[0], batch, h_, w_, y, t, res);
     else
-      dnnl_->run(ins[0], batch, h_, w_, y, t);
+      dnnl_->run(ins[0], batch, h_, w_, y, t, res);
     if (needs_epilogue(act_)) ops::activation(act_, y, y, out_numel_ * batch, t);
   }
 
@@ -199,6 +201,7 @@ class FastConvLayer : public Layer {
   std::unique_ptr<ops::DnnlConv2d> dnnl_;
   int64_t h_, w_;
   Act act_;
+  bool residual_;
   int64_t out_numel_, flops_;
 };
 
@@ -324,6 +327,8 @@ int64_t prod(const std::vector<int64_t>& v, size_t from = 0, size_t to = SIZE_MA
 
 }  // namespace
 
+bool fast_conv(const Attrs& a) { return a.dh == 1 && a.dw == 1 && a.pt == a.pb && a.pl == a.pr; }
+
 std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerReport* rep,
                                   int64_t* weight_bytes) {
   const Node& n = *f.node;
@@ -335,7 +340,8 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerRepor
       const Attrs& a = n.attrs;
       // The fast ops take symmetric padding and no dilation (every ResNet/MobileNet conv);
       // anything else runs on the general fallback.
-      const bool fast = a.dh == 1 && a.dw == 1 && a.pt == a.pb && a.pl == a.pr;
+      const bool fast = fast_conv(a);
+      if (f.residual >= 0 && !fast) throw Error("internal: residual fused into a fallback conv");
       PackedWeight w = pack_weight(n.weight, n.name, /*keep_bsr=*/fast);
       std::vector<float> bias;
       if (n.bias) bias.assign(n.bias, n.bias + a.out_channels);
@@ -374,7 +380,7 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedNode& f, LayerRepor
         else
           dnnl = std::make_unique<ops::DnnlConv2d>(w.values.data(), cp, std::move(bias));
         auto layer = std::make_unique<FastConvLayer>(std::move(direct), std::move(dnnl), x[1],
-                                                     x[2], f.act, out_numel,
+                                                     x[2], f.act, f.residual >= 0, out_numel,
                                                      rep->useful_flops + out_numel);
         rep->kernel = layer->kernel();
         return layer;

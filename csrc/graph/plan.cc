@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <string>
 #include <limits>
 
 #include "graph/layers.h"
@@ -82,13 +84,16 @@ std::unique_ptr<Plan> build_plan(Graph g) {
   std::vector<Rec> recs;
   std::vector<int> producer(nv, -1);
   auto single_use = [&](int v) { return consumers[v] == 1 && !is_output[v]; };
+  // SPARSE_RT_FUSE_RESIDUAL=0 keeps adds as layers of their own (for A/B timing in one process).
+  const char* env_fuse = std::getenv("SPARSE_RT_FUSE_RESIDUAL");
+  const bool fuse_residual = !(env_fuse && std::string(env_fuse) == "0");
   for (const Node& n : g.nodes) {
     const int in0 = n.inputs[0];
     const int p = producer[in0];
     if (n.op == OpType::kBatchNorm && p >= 0 && single_use(in0)) {
       Rec& r = recs[p];
       if (r.f.node->op == OpType::kConv2d && r.f.act == Act::kNone && !r.f.folded_bn &&
-          r.output == in0) {
+          r.f.residual < 0 && r.output == in0) {
         r.f.folded_bn = &n;
         r.output = n.output;
         r.fused.push_back(n.name);
@@ -106,6 +111,28 @@ std::unique_ptr<Plan> build_plan(Graph g) {
         r.fused.push_back(n.name);
         producer[n.output] = p;
         continue;
+      }
+    }
+    if (n.op == OpType::kAdd && n.inputs.size() == 2 && fuse_residual) {
+      // Residual: fold the add into the conv that produces the input computed LATER, so the
+      // other input exists when the conv runs; that value becomes an input of the conv's step
+      // (so the memory plan keeps it alive and never gives the conv's output its buffer).
+      const int later = producer[n.inputs[0]] > producer[n.inputs[1]] ? 0 : 1;
+      const int v = n.inputs[later], other = n.inputs[1 - later];
+      const int pv = producer[v];
+      const auto& dims = g.values[n.output].dims;
+      if (pv >= 0 && pv > producer[other] && single_use(v) && g.values[v].dims == dims &&
+          g.values[other].dims == dims) {
+        Rec& r = recs[pv];
+        if (r.f.node->op == OpType::kConv2d && fast_conv(r.f.node->attrs) &&
+            r.f.act == Act::kNone && r.f.residual < 0 && r.output == v) {
+          r.f.residual = other;
+          r.f.act = n.attrs.act;
+          r.output = n.output;
+          r.fused.push_back(n.name);
+          producer[n.output] = pv;
+          continue;
+        }
       }
     }
     Rec r;
@@ -137,6 +164,7 @@ std::unique_ptr<Plan> build_plan(Graph g) {
     }
     Step s;
     s.inputs = n.inputs;
+    if (r.f.residual >= 0) s.inputs.push_back(r.f.residual);
     s.output = r.output;
     LayerReport& rep = s.report;
     rep.name = n.name;
@@ -144,7 +172,7 @@ std::unique_ptr<Plan> build_plan(Graph g) {
     rep.fused = r.fused;
     if (n.op == OpType::kConv2d || n.op == OpType::kLinear || n.op == OpType::kAdd)
       rep.activation = ops::act_name(r.f.act);
-    for (int v : n.inputs) rep.input_shapes.push_back(with_batch(g.fixed_batch, g.values[v].dims));
+    for (int v : s.inputs) rep.input_shapes.push_back(with_batch(g.fixed_batch, g.values[v].dims));
     rep.output_shape = with_batch(g.fixed_batch, g.values[r.output].dims);
     s.layer = make_layer(g, r.f, &rep, &P.weight_bytes);
     P.scratch_floats = std::max(P.scratch_floats, s.layer->scratch_floats());

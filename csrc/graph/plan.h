@@ -5,6 +5,11 @@
 //     is folded into the conv's weights and bias;
 //   * an activation node after conv2d/linear/add (their only consumer, no activation yet) is
 //     fused into it;
+//   * an add of two same-shape values, one of them the output of a conv2d on the fast ops
+//     (its only consumer, conv without activation) computed after the other, is fused into
+//     that conv as a residual (the add's activation becomes the conv's; later activations
+//     fuse as before); the other value becomes an extra input of the conv's step, so its
+//     buffer stays live and is never the conv's output;
 //   * flatten/reshape/identity become aliases (no copy, no step);
 //   * every other node becomes a Step running a Layer whose weights are packed once;
 //   * a memory plan assigns each computed value a buffer in one arena, reusing a buffer once

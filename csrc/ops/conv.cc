@@ -80,6 +80,18 @@ void ConvParams::validate() const {
     throw InvalidArgument("Conv2d: kernel size, stride and padding must be <= 4096");
 }
 
+void check_residual(const ConvParams& p, const float* x, int64_t n, int64_t h, int64_t w,
+                    const float* y, const float* res) {
+  if (!res) return;
+  auto overlap = [](const float* a, int64_t na, const float* b, int64_t nb) {
+    const auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
+    return pa < pb + static_cast<uintptr_t>(nb) * 4 && pb < pa + static_cast<uintptr_t>(na) * 4;
+  };
+  (void)x;  // the residual may be x itself (both are only read): y = act(conv(x) + x)
+  const int64_t ny = n * p.out_channels * p.out_h(h) * p.out_w(w);
+  if (overlap(res, ny, y, ny)) throw InvalidArgument("Conv2d: the residual must not overlap y");
+}
+
 void ConvParams::check_input(int64_t n, int64_t c, int64_t h, int64_t w) const {
   if (n < 0 || h < 1 || w < 1 || c != in_channels)
     throw InvalidArgument("Conv2d: x must have shape (N, " + str(in_channels) +
@@ -265,11 +277,12 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   return plans_.emplace(std::make_pair(h, w), std::move(plan)).first->second;
 }
 
-void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y,
-                       int threads) const {
+void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads,
+                       const float* res) const {
   p_.check_input(n, p_.in_channels, h, w);
   if (n == 0) return;
   if (!x || !y) throw InvalidArgument("Conv2d: x and y must not be null");
+  check_residual(p_, x, n, h, w, y, res);
   const std::shared_ptr<const Plan> plan = plan_for(h, w);
   const int64_t c = p_.in_channels, hout = p_.out_h(h), wout = p_.out_w(w);
   const int64_t phases = plan->phases_r * plan->phases_c;
@@ -383,7 +396,8 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
                     plan->offsets.data(), values_.data(), xin,
                     b > 0 ? part : nullptr, b + 1 < blocks ? part : nullptr, tile_px,
                     bias ? bias + r0 : nullptr, y + img * image_out + r0 * hout * wout,
-                    hout * wout, plan->wq, wout, clamp_.lo, clamp_.hi, plan->copy ? 1 : 0);
+                    res ? res + img * image_out + r0 * hout * wout : nullptr, hout * wout,
+                    plan->wq, wout, clamp_.lo, clamp_.hi, plan->copy ? 1 : 0);
     }
   }
 }

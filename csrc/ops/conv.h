@@ -52,7 +52,11 @@ class DirectConv2d {
                                              std::vector<float> bias);
 
   // y (n, out_channels, out_h, out_w) from x (n, in_channels, h, w), both contiguous.
-  void run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads) const;
+  // res (optional): a residual shaped like y, added in the kernels' epilogue before the
+  // activation: y = act(conv(x) + bias + res). It must not overlap y (InvalidArgument); it
+  // may be or overlap x (both are only read).
+  void run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads,
+           const float* res = nullptr) const;
 
   const ConvParams& params() const { return p_; }
   const char* kernel_name() const { return kernel_->name; }
@@ -84,6 +88,10 @@ class DirectConv2d {
   mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const Plan>> plans_;
 };
 
+// Throws InvalidArgument unless res (null: no residual) is disjoint from y.
+void check_residual(const ConvParams& p, const float* x, int64_t n, int64_t h, int64_t w,
+                    const float* y, const float* res);
+
 // True when this library was built with oneDNN.
 bool have_onednn();
 
@@ -99,7 +107,10 @@ class DnnlConv2d {
   // Dense weight (out_channels, in_channels/groups, kh, kw) row-major.
   DnnlConv2d(const float* w, const ConvParams& p, std::vector<float> bias);
   ~DnnlConv2d();
-  void run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads) const;
+  // As DirectConv2d::run, residual included; with a residual the conv runs without its
+  // activation and one fused pass then computes y = act(y + res).
+  void run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads,
+           const float* res = nullptr) const;
   const ConvParams& params() const { return p_; }
   const char* kernel_name() const { return "f32_conv__onednn"; }
 

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include "ops/conv.h"
+#include "ops/elementwise.h"
 #include "sparse_rt/status.h"
 
 #ifdef SPARSE_RT_HAVE_ONEDNN
@@ -25,7 +26,7 @@ DnnlConv2d::DnnlConv2d(const float*, const ConvParams& p, std::vector<float>) : 
   throw InvalidArgument("Conv2d: this build of sparse_rt has no oneDNN dense convolution");
 }
 DnnlConv2d::~DnnlConv2d() = default;
-void DnnlConv2d::run(const float*, int64_t, int64_t, int64_t, float*, int) const {}
+void DnnlConv2d::run(const float*, int64_t, int64_t, int64_t, float*, int, const float*) const {}
 
 #else
 
@@ -143,11 +144,15 @@ DnnlConv2d::DnnlConv2d(const float* w, const ConvParams& p, std::vector<float> b
 
 DnnlConv2d::~DnnlConv2d() = default;
 
-void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
-                     int threads) const {
+// The residual is added by one fused pass after the conv (y = act(y + res), ops::add), not
+// by a oneDNN binary post-op: correctness first, and the blocked-layout convs would need the
+// residual reordered to nChw16c anyway. So a fused add saves a step, not memory traffic.
+void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y, int threads,
+                     const float* res) const {
   p_.check_input(n, p_.in_channels, h, wd);
   if (n == 0) return;
   if (!x || !y) throw InvalidArgument("Conv2d: x and y must not be null");
+  check_residual(p_, x, n, h, wd, y, res);
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
   try {
@@ -168,7 +173,11 @@ void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
     prim->conv.execute(s, args);
     if (prim->reorder_dst) dnnl::reorder(dst, udst).execute(s, dst, udst);
     s.wait();
-    if (p_.act != Activation::kNone) {
+    if (res) {
+      const Act act = p_.act == Activation::kRelu ? Act::kRelu
+                      : p_.act == Activation::kRelu6 ? Act::kRelu6 : Act::kNone;
+      add(y, res, y, n * p_.out_channels * p_.out_h(h) * p_.out_w(wd), act, threads);
+    } else if (p_.act != Activation::kNone) {
       const float lo = 0.0f, hi = p_.act == Activation::kRelu6 ? 6.0f : INFINITY;
       const int64_t total = n * p_.out_channels * p_.out_h(h) * p_.out_w(wd);
 #pragma omp parallel for schedule(static) num_threads(total >= (1 << 16) ? threads : 1)

@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -30,8 +31,9 @@ ops::ConvParams to_params(const Geometry& g) {
   return p;
 }
 
+// residual: None or an array shaped like the output, added before the activation.
 template <typename Op>
-F32Array run_conv(const Op& op, const F32Array& x) {
+F32Array run_conv(const Op& op, const F32Array& x, const std::optional<F32Array>& residual) {
   const ops::ConvParams& p = op.params();
   if (x.ndim() != 4)
     throw py::value_error("x must be 4-D (N, " + std::to_string(p.in_channels) +
@@ -39,11 +41,21 @@ F32Array run_conv(const Op& op, const F32Array& x) {
   const int64_t n = x.shape(0), h = x.shape(2), w = x.shape(3);
   p.check_input(n, x.shape(1), h, w);
   F32Array y({n, p.out_channels, p.out_h(h), p.out_w(w)});
+  const float* rp = nullptr;
+  if (residual) {
+    const F32Array& r = *residual;
+    if (r.ndim() != 4 || r.shape(0) != n || r.shape(1) != p.out_channels ||
+        r.shape(2) != p.out_h(h) || r.shape(3) != p.out_w(w))
+      throw py::value_error("residual must have the output's shape (" + std::to_string(n) +
+                            ", " + std::to_string(p.out_channels) + ", " +
+                            std::to_string(p.out_h(h)) + ", " + std::to_string(p.out_w(w)) + ")");
+    rp = r.data();
+  }
   const float* xp = x.data();
   float* yp = y.mutable_data();
   const int threads = base::num_threads();
   py::gil_scoped_release release;
-  op.run(xp, n, h, w, yp, threads);
+  op.run(xp, n, h, w, yp, threads, rp);
   return y;
 }
 
@@ -95,7 +107,8 @@ void bind_conv(py::module_& m) {
       .def_property_readonly("rows_per_group", &ops::DirectConv2d::rows_per_group)
       .def_property_readonly("stored", &ops::DirectConv2d::stored)
       .def("output_shape", &out_shape<ops::DirectConv2d>, py::arg("n"), py::arg("h"), py::arg("w"))
-      .def("__call__", &run_conv<ops::DirectConv2d>, py::arg("x"));
+      .def("__call__", &run_conv<ops::DirectConv2d>, py::arg("x"),
+           py::arg("residual") = py::none());
 
   py::class_<ops::DnnlConv2d>(m, "DnnlConv2d")
       .def(py::init([](const F32Array& w, const Geometry& geom, const F32Array& bias) {
@@ -108,7 +121,8 @@ void bind_conv(py::module_& m) {
            py::arg("weight"), py::arg("geometry"), py::arg("bias"))
       .def_property_readonly("kernel", &ops::DnnlConv2d::kernel_name)
       .def("output_shape", &out_shape<ops::DnnlConv2d>, py::arg("n"), py::arg("h"), py::arg("w"))
-      .def("__call__", &run_conv<ops::DnnlConv2d>, py::arg("x"));
+      .def("__call__", &run_conv<ops::DnnlConv2d>, py::arg("x"),
+           py::arg("residual") = py::none());
 
   m.def("have_onednn", &ops::have_onednn);
   m.def("prefer_onednn", [](int64_t in_channels, int64_t out_channels, int64_t groups) {

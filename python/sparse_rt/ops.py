@@ -329,13 +329,21 @@ class Conv2d:
             raise ValueError(f"x must have shape (N, {self.in_channels}, H, W), got {input_shape}")
         return tuple(self._op.output_shape(n, h, w))
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, residual: np.ndarray | None = None) -> np.ndarray:
+        """``act(conv(x, W) + b)``, or with ``residual`` (float32, the output's shape)
+        ``act(conv(x, W) + b + residual)``: the add fused into the conv's epilogue."""
         x = _f32(x, "x", 4)
         if x.shape[1] != self.in_channels:
             raise ValueError(
                 f"x must have shape (N, {self.in_channels}, H, W), got {x.shape}"
             )
-        return self._op(x)
+        if residual is None:
+            return self._op(x)
+        residual = _f32(residual, "residual", 4)
+        if residual.shape != self.output_shape(x.shape):
+            raise ValueError(f"residual must have shape {self.output_shape(x.shape)}, "
+                             f"got {residual.shape}")
+        return self._op(x, residual)
 
     def __repr__(self) -> str:
         return (

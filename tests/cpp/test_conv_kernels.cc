@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <limits>
@@ -24,13 +25,15 @@ struct KernelCase {
   int64_t groups, q0, n, wq, wout, lda;
   double density;
   bool partial_in, partial_out, with_bias;
+  float lo, hi;  // before the defaulted fields: the sweep's brace-init sets it
   int overread = 0;
-  float lo, hi;
+  bool with_res = false;
   std::string str() const {
     std::ostringstream s;
     s << "groups=" << groups << " q0=" << q0 << " n=" << n << " wq=" << wq << " wout=" << wout
       << " density=" << density << " acc_in=" << partial_in << " acc_out=" << partial_out
-      << " bias=" << with_bias << " clamp=[" << lo << ", " << hi << "]";
+      << " bias=" << with_bias << " res=" << with_res << " overread=" << overread
+      << " clamp=[" << lo << ", " << hi << "]";
     return s.str();
   }
 };
@@ -71,17 +74,20 @@ void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_
   const int64_t ldy = rows_out * c.wout + 3;
   std::vector<float> acc(static_cast<size_t>(m * c.lda));
   for (auto& v : acc) v = val(rng);
+  std::vector<float> res(static_cast<size_t>(m * ldy));
+  for (auto& v : res) v = val(rng);
+  const float* resp = c.with_res ? res.data() : nullptr;
   const float sentinel = -777.0f;
   std::vector<float> y_ref(static_cast<size_t>(m * ldy), sentinel), y(y_ref);
   std::vector<float> acc_ref(acc), acc_out(acc);
   reference_for(mr).fn(m, c.q0, c.n, indptr.data(), ips, offsets.data(), values.data(), x.data(),
                        c.partial_in ? acc.data() : nullptr,
                        c.partial_out ? acc_ref.data() : nullptr, c.lda,
-                       c.with_bias ? bias.data() : nullptr, y_ref.data(), ldy, c.wq, c.wout, c.lo,
-                       c.hi, 0);
+                       c.with_bias ? bias.data() : nullptr, y_ref.data(), resp, ldy, c.wq, c.wout,
+                       c.lo, c.hi, 0);
   kernel.fn(m, c.q0, c.n, indptr.data(), ips, offsets.data(), values.data(), x.data(),
             c.partial_in ? acc.data() : nullptr, c.partial_out ? acc_out.data() : nullptr, c.lda,
-            c.with_bias ? bias.data() : nullptr, y.data(), ldy, c.wq, c.wout, c.lo, c.hi,
+            c.with_bias ? bias.data() : nullptr, y.data(), resp, ldy, c.wq, c.wout, c.lo, c.hi,
             c.overread);
   for (size_t i = 0; i < y.size(); ++i)
     ASSERT_NEAR(y[i], y_ref[i], 1e-4f) << kernel.name << " y[" << i << "] " << c.str();
@@ -105,17 +111,22 @@ TEST(SpconvKernels, MatchReferenceOverEdgeSweep) {
           KernelCase c{3, static_cast<int64_t>(n % 5), n, wq, wout, n + 5, density,
                        false, false, (n % 2) == 0, -inf, inf};
           run_case(kernel, c, seed++);
+          c.with_res = true;  // the residual epilogue, without and with partial sums
+          run_case(kernel, c, seed++);
           c.partial_in = true;
           c.lo = 0.0f;
           c.hi = (n % 4 == 1) ? 0.5f : inf;
           run_case(kernel, c, seed++);
-          c.partial_out = true;
+          c.partial_out = true;  // the residual must not reach acc_out
           run_case(kernel, c, seed++);
           c.partial_in = false;
+          c.with_res = false;
           run_case(kernel, c, seed++);
           c.overread = 1;
           run_case(kernel, c, seed++);
           c.partial_out = false;
+          run_case(kernel, c, seed++);
+          c.with_res = true;
           run_case(kernel, c, seed++);
           if (::testing::Test::HasFatalFailure()) return;
         }
@@ -133,18 +144,29 @@ TEST(SpconvKernels, NanPropagatesThroughClamp) {
     std::vector<int32_t> indptr{0, 1}, offsets{0};
     std::vector<float> values(static_cast<size_t>(mr), 1.0f), y(static_cast<size_t>(mr * 20));
     kernel.fn(mr, 0, 20, indptr.data(), 1, offsets.data(), values.data(), x.data(), nullptr,
-              nullptr, 0, nullptr, y.data(), 20, 20, 20, 0.0f, 6.0f, 0);
+              nullptr, 0, nullptr, y.data(), nullptr, 20, 20, 20, 0.0f, 6.0f, 0);
     for (int r = 0; r < mr; ++r) {
       EXPECT_TRUE(std::isnan(y[r * 20 + 5])) << kernel.name;
       EXPECT_EQ(y[r * 20 + 4], 1.0f) << kernel.name;
     }
+    // A NaN in the residual propagates too; -10 + 1 clamps to 0.
+    std::vector<float> res(y.size(), 0.5f);
+    res[7] = std::nanf("");
+    res[9] = -10.0f;
+    kernel.fn(mr, 0, 20, indptr.data(), 1, offsets.data(), values.data(), x.data(), nullptr,
+              nullptr, 0, nullptr, y.data(), res.data(), 20, 20, 20, 0.0f, 6.0f, 0);
+    EXPECT_TRUE(std::isnan(y[7])) << kernel.name;
+    EXPECT_TRUE(std::isnan(y[5])) << kernel.name;
+    EXPECT_EQ(y[9], 0.0f) << kernel.name;
+    EXPECT_EQ(y[4], 1.5f) << kernel.name;
   }
 }
 
-// Naive NCHW convolution (zero padding, groups) as the op-level oracle.
+// Naive NCHW convolution (zero padding, groups) + optional residual, then ReLU: the op-level
+// oracle.
 std::vector<float> naive_conv(const std::vector<float>& x, int64_t n, int64_t h, int64_t w,
                               const std::vector<float>& wt, const std::vector<float>& bias,
-                              const ops::ConvParams& p) {
+                              const ops::ConvParams& p, const float* res = nullptr) {
   const int64_t ho = p.out_h(h), wo = p.out_w(w), cg = p.in_channels / p.groups,
                 og = p.out_channels / p.groups;
   std::vector<float> y(static_cast<size_t>(n * p.out_channels * ho * wo));
@@ -162,20 +184,23 @@ std::vector<float> naive_conv(const std::vector<float>& x, int64_t n, int64_t h,
                 acc += double{wt[((o * cg + ci) * p.kh + ky) * p.kw + kx]} *
                        x[((b * p.in_channels + c) * h + iy) * w + ix];
               }
-          y[((b * p.out_channels + o) * ho + oy) * wo + ox] = static_cast<float>(std::max(acc, 0.0));
+          const int64_t at = ((b * p.out_channels + o) * ho + oy) * wo + ox;
+          if (res) acc += res[at];
+          y[at] = static_cast<float>(std::max(acc, 0.0));
         }
   return y;
 }
 
-TEST(DirectConv2d, CsrBsrDenseMatchNaiveOnEveryPath) {
-  struct G { int64_t n, c, o, h, w, k, s, pad, groups; };
-  const G geoms[] = {{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
-                     {1, 8, 16, 7, 7, 1, 1, 0, 2},   {1, 8, 8, 10, 10, 5, 2, 2, 8},
-                     {1, 4, 8, 12, 12, 7, 2, 3, 1}};
+struct ConvGeom { int64_t n, c, o, h, w, k, s, pad, groups; };
+
+// DirectConv2d (CSR, BSR 4x1, dense blocks) against naive_conv under every usable ISA path and
+// 1 and 2 threads; with `residual`, y = relu(conv + bias + res) (DnnlConv2d too when built).
+void direct_paths_match_naive(const std::vector<ConvGeom>& geoms, bool residual,
+                              const std::string& note) {
   const base::Isa saved = base::active_isa();
   for (base::Isa isa : base::usable_isas()) {
     base::set_active_isa_cap(isa);
-    for (const G& g : geoms) {
+    for (const ConvGeom& g : geoms) {
       ops::ConvParams p;
       p.out_channels = g.o; p.in_channels = g.c; p.kh = p.kw = g.k;
       p.stride_h = p.stride_w = g.s; p.pad_h = p.pad_w = g.pad; p.groups = g.groups;
@@ -187,7 +212,10 @@ TEST(DirectConv2d, CsrBsrDenseMatchNaiveOnEveryPath) {
       for (auto& v : bias) v = val(rng);
       std::vector<float> x(static_cast<size_t>(g.n * g.c * g.h * g.w));
       for (auto& v : x) v = val(rng);
-      const auto ref = naive_conv(x, g.n, g.h, g.w, wt, bias, p);
+      std::vector<float> res(residual ? static_cast<size_t>(g.n * g.o * p.out_h(g.h) * p.out_w(g.w)) : 0);
+      for (auto& v : res) v = 2.0f * val(rng);
+      const float* rp = residual ? res.data() : nullptr;
+      const auto ref = naive_conv(x, g.n, g.h, g.w, wt, bias, p, rp);
       std::vector<float> y(ref.size());
       const CsrMatrix csr = CsrMatrix::from_dense(wt.data(), g.o, p.cols());
       const BsrMatrix bsr = BsrMatrix::from_dense(wt.data(), g.o, p.cols(), 4, 1);
@@ -198,16 +226,30 @@ TEST(DirectConv2d, CsrBsrDenseMatchNaiveOnEveryPath) {
       for (const auto& conv : convs)
         for (int threads : {1, 2}) {
           std::fill(y.begin(), y.end(), -1.0f);
-          conv->run(x.data(), g.n, g.h, g.w, y.data(), threads);
+          conv->run(x.data(), g.n, g.h, g.w, y.data(), threads, rp);
           for (size_t i = 0; i < y.size(); ++i)
             ASSERT_NEAR(y[i], ref[i], 1e-4f)
                 << conv->kernel_name() << " threads=" << threads << " isa=" << base::isa_name(isa)
                 << " c=" << g.c << " o=" << g.o << " h=" << g.h << " k=" << g.k << " s=" << g.s
-                << " groups=" << g.groups << " at " << i;
+                << " groups=" << g.groups << " residual=" << residual << " " << note << " at " << i;
         }
+      if (residual && ops::have_onednn()) {
+        ops::DnnlConv2d dnnl(wt.data(), p, bias);
+        std::fill(y.begin(), y.end(), -1.0f);
+        dnnl.run(x.data(), g.n, g.h, g.w, y.data(), 2, rp);
+        for (size_t i = 0; i < y.size(); ++i)
+          ASSERT_NEAR(y[i], ref[i], 1e-3f) << "oneDNN c=" << g.c << " k=" << g.k << " at " << i;
+      }
     }
   }
   base::set_active_isa_cap(saved);
+}
+
+TEST(DirectConv2d, CsrBsrDenseMatchNaiveOnEveryPath) {
+  direct_paths_match_naive({{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
+                            {1, 8, 16, 7, 7, 1, 1, 0, 2},   {1, 8, 8, 10, 10, 5, 2, 2, 8},
+                            {1, 4, 8, 12, 12, 7, 2, 3, 1}},
+                           false, "");
 }
 
 TEST(DnnlConv2d, MatchesNaiveWhenBuilt) {
@@ -237,6 +279,33 @@ TEST(DnnlConv2d, MatchesNaiveWhenBuilt) {
                                          << " s=" << g.s << " groups=" << g.groups << " at " << i;
     }
   }
+}
+
+// conv + residual + ReLU on every path, with input-channel blocks of 3 (the partial-sum
+// passes: the residual must be added once, in the last block's epilogue) and with the default
+// blocking; strided/padded geometries exercise the garbage columns of the extended grid.
+TEST(DirectConv2d, ResidualMatchesNaiveOnEveryPath) {
+  const std::vector<ConvGeom> geoms = {{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
+                                       {1, 8, 16, 7, 7, 1, 1, 0, 2},   {1, 16, 8, 10, 10, 1, 2, 0, 1},
+                                       {1, 8, 8, 10, 10, 5, 2, 2, 8},  {1, 12, 8, 19, 17, 3, 1, 1, 1}};
+  setenv("SPARSE_RT_CONV_CBLOCK", "3", 1);
+  direct_paths_match_naive(geoms, true, "cblock=3");
+  unsetenv("SPARSE_RT_CONV_CBLOCK");
+  direct_paths_match_naive(geoms, true, "cblock=auto");
+}
+
+// The residual may be x itself (y = conv(x) + x) but must not overlap y.
+TEST(DirectConv2d, ResidualMayBeXButNotOverlapY) {
+  ops::ConvParams p;
+  p.out_channels = 4; p.in_channels = 4; p.kh = p.kw = 1;
+  std::vector<float> wt(16, 0.0f);
+  for (int i = 0; i < 4; ++i) wt[i * 4 + i] = 2.0f;  // y = 2x
+  auto conv = ops::DirectConv2d::dense(wt.data(), p, {});
+  std::vector<float> x(4 * 9), y(4 * 9);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) - 10.0f;
+  EXPECT_THROW(conv->run(x.data(), 1, 3, 3, y.data(), 1, y.data() + 5), InvalidArgument);
+  conv->run(x.data(), 1, 3, 3, y.data(), 1, x.data());
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], 3.0f * x[i]) << i;
 }
 
 TEST(DirectConv2d, RejectsBadShapes) {

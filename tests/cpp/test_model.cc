@@ -80,12 +80,16 @@ TEST(Model, GoldenFileMatchesExpectedOnEveryIsa) {
 TEST(Model, ReportAndSummary) {
   auto model = sparse_rt::Model::load(kModel);
   std::vector<sparse_rt::LayerReport> rows = model->report();
-  ASSERT_EQ(rows.size(), 10u);
+  ASSERT_EQ(rows.size(), 9u);
   EXPECT_EQ(rows[0].name, "stem");
   EXPECT_EQ(rows[0].fused, (std::vector<std::string>{"stem_bn", "stem_relu"}));
   EXPECT_EQ(rows[1].format, "csr");
   EXPECT_LT(rows[1].useful_flops, rows[1].dense_flops);
   EXPECT_EQ(rows[2].format, "bsr 4x4");
+  // the residual add and its relu run in b2's epilogue; the residual is b2's second input
+  EXPECT_EQ(rows[2].fused, (std::vector<std::string>{"res", "res_relu"}));
+  EXPECT_EQ(rows[2].activation, "relu");
+  EXPECT_EQ(rows[2].input_shapes.size(), 2u);
   EXPECT_NE(model->summary().find("logits [N, 10]"), std::string::npos);
   EXPECT_GT(model->weight_bytes(), 0);
   EXPECT_GT(model->activation_bytes_per_sample(), 0);

@@ -21,6 +21,7 @@ struct Args {
   int64_t lda;
   const float* bias;
   float* y;
+  const float* res;
   int64_t ldy, wq, wout, q0;
   __m256 vmin, vmax;
 };
@@ -38,21 +39,38 @@ inline __m256i lanes_between(int64_t lo, int64_t hi) {
                           _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(l - 1)));
 }
 
-inline void store_ext(float* yr, int64_t q, int64_t live, __m256 v, int64_t wq, int64_t wout) {
+// Calls f(offset, mask) for each run of the `live` lanes of the extended pixels q, q+1, ...
+// that falls in one output row: `offset` is the output index lane 0 would have in that run
+// (may be negative: lanes outside the mask are never touched), `mask` the run's lanes.
+template <typename F>
+inline void for_runs(int64_t q, int64_t live, int64_t wq, int64_t wout, F f) {
   if (wq == wout) {
-    if (live >= 8)
-      _mm256_storeu_ps(yr + q, v);
-    else
-      _mm256_maskstore_ps(yr + q, lanes_between(0, live), v);
+    f(q, lanes_between(0, live));
     return;
   }
   int64_t oy = q / wq, ox = q % wq;
   for (int64_t lane = 0; lane < live; lane += wq - ox, ++oy, ox = 0) {
     const int64_t valid = std::min<int64_t>(wout - ox, live - lane);
-    if (valid <= 0) continue;
-    // Lanes outside the mask are not touched, so the base may point before the row.
-    _mm256_maskstore_ps(yr + oy * wout + ox - lane, lanes_between(lane, lane + valid), v);
+    if (valid > 0) f(oy * wout + ox - lane, lanes_between(lane, lane + valid));
   }
+}
+
+inline void store_ext(float* yr, int64_t q, int64_t live, __m256 v, int64_t wq, int64_t wout) {
+  if (wq == wout && live >= 8) {
+    _mm256_storeu_ps(yr + q, v);
+    return;
+  }
+  for_runs(q, live, wq, wout, [&](int64_t o, __m256i m) { _mm256_maskstore_ps(yr + o, m, v); });
+}
+
+// The residual at the lanes store_ext(.., q, live, ..) writes (other lanes: 0).
+inline __m256 load_ext(const float* rr, int64_t q, int64_t live, int64_t wq, int64_t wout) {
+  if (wq == wout && live >= 8) return _mm256_loadu_ps(rr + q);
+  __m256 v = _mm256_setzero_ps();
+  for_runs(q, live, wq, wout, [&](int64_t o, __m256i m) {
+    v = _mm256_blendv_ps(v, _mm256_maskload_ps(rr + o, m), _mm256_castsi256_ps(m));
+  });
+  return v;
 }
 
 // kTail: masked input loads (len < 8 * K and no over-read allowed).
@@ -60,7 +78,7 @@ template <int MR, int K, bool kTail>
 inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
   const bool partial = len < 8 * K;
   __m256i mask[K];
-  if (partial)
+  if (partial || kTail)  // kTail with a full tile (len == 8 * K) still loads through masks
     for (int k = 0; k < K; ++k) mask[k] = lanes_between(0, len - 8 * k);
   __m256 acc[MR][K];
   if (a.acc_in) {
@@ -97,10 +115,13 @@ inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
           _mm256_storeu_ps(dst + 8 * k, acc[r][k]);
     } else {
       float* yr = a.y + (g * MR + r) * a.ldy;
+      const float* rr = a.res ? a.res + (g * MR + r) * a.ldy : nullptr;
       for (int k = 0; k < K; ++k) {
         const int64_t live = std::min<int64_t>(8, len - 8 * k);
-        if (live > 0)
-          store_ext(yr, q + 8 * k, live, clamp(acc[r][k], a.vmin, a.vmax), a.wq, a.wout);
+        if (live <= 0) continue;
+        __m256 v = acc[r][k];
+        if (rr) v = _mm256_add_ps(v, load_ext(rr, q + 8 * k, live, a.wq, a.wout));
+        store_ext(yr, q + 8 * k, live, clamp(v, a.vmin, a.vmax), a.wq, a.wout);
       }
     }
   }
@@ -108,8 +129,8 @@ inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
 
 template <int MR, int K>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
-  const Args a{indptr, ips,  offsets, values, x,  acc_in, acc_out,
-               lda,    bias, y,       ldy,    wq, wout,   q0,
+  const Args a{indptr, ips,  offsets, values, x,    acc_in, acc_out,
+               lda,    bias, y,       res,    ldy, wq,     wout,    q0,
                _mm256_set1_ps(out_min), _mm256_set1_ps(out_max)};
   constexpr int64_t kNr = 8 * K;
   for (int64_t g = 0; g < m / MR; ++g) {
@@ -130,7 +151,8 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max, overread
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
+      out_min, out_max, overread
 void f32_spconv_1x32__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_4x16__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 2>(SPARSE_RT_ARGS); }
 void f32_spconv_8x8__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 1>(SPARSE_RT_ARGS); }

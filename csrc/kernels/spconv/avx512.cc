@@ -23,6 +23,7 @@ struct Args {
   int64_t lda;
   const float* bias;
   float* y;
+  const float* res;
   int64_t ldy, wq, wout, q0;
   __m512 vmin, vmax;
 };
@@ -100,9 +101,18 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
       for (int k = 0; k < K; ++k) _mm512_mask_storeu_ps(dst + 16 * k, mask[k], acc[r][k]);
     } else {
       // Lanes outside a run's mask are not touched, so a run's base may precede the plane.
+      // The residual is gathered through the same runs (lanes in no run stay 0, unused).
       float* yr = a.y + (g * MR + r) * a.ldy;
+      const float* rr = a.res ? a.res + (g * MR + r) * a.ldy : nullptr;
       for (int k = 0; k < K; ++k) {
-        const __m512 v = clamp(acc[r][k], a.vmin, a.vmax);
+        __m512 v = acc[r][k];
+        if (rr) {
+          __m512 rv = _mm512_setzero_ps();
+          for (int sgi = 0; sgi < plan[k].nseg; ++sgi)
+            rv = _mm512_mask_loadu_ps(rv, plan[k].mask[sgi], rr + plan[k].base[sgi]);
+          v = _mm512_add_ps(v, rv);
+        }
+        v = clamp(v, a.vmin, a.vmax);
         for (int sgi = 0; sgi < plan[k].nseg; ++sgi)
           _mm512_mask_storeu_ps(yr + plan[k].base[sgi], plan[k].mask[sgi], v);
       }
@@ -112,8 +122,8 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
 
 template <int MR, int K>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
-  const Args a{indptr, ips,  offsets, values, x,  acc_in, acc_out,
-               lda,    bias, y,       ldy,    wq, wout,   q0,
+  const Args a{indptr, ips,  offsets, values, x,    acc_in, acc_out,
+               lda,    bias, y,       res,    ldy, wq,     wout,    q0,
                _mm512_set1_ps(out_min), _mm512_set1_ps(out_max)};
   constexpr int64_t kNr = 16 * K;
   __mmask16 mask[K];
@@ -142,7 +152,8 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max, overread
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
+      out_min, out_max, overread
 void f32_spconv_1x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_4x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_8x32__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 2>(SPARSE_RT_ARGS); }

@@ -18,10 +18,13 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
         float acc = acc_in ? acc_in[i * lda + q - q0] : bias ? bias[i] : 0.0f;
         for (int32_t p = indptr[g * ips]; p < indptr[g * ips + 1]; ++p)
           acc += values[int64_t{p} * MR + r] * x[offsets[p] + q];
-        if (acc_out)
+        if (acc_out) {
           acc_out[i * lda + q - q0] = acc;
-        else  // NaN stays NaN: std::max/min return their first argument when unordered
-          y[i * ldy + (q / wq) * wout + q % wq] = std::min(std::max(acc, out_min), out_max);
+        } else {  // NaN stays NaN: std::max/min return their first argument when unordered
+          const int64_t o = i * ldy + (q / wq) * wout + q % wq;
+          if (res) acc += res[o];
+          y[o] = std::min(std::max(acc, out_min), out_max);
+        }
       }
     }
 }
@@ -29,7 +32,8 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, ldy, wq, wout, out_min, out_max, overread
+  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
+      out_min, out_max, overread
 void f32_spconv_1x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1>(SPARSE_RT_ARGS); }
 void f32_spconv_4x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4>(SPARSE_RT_ARGS); }
 void f32_spconv_8x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8>(SPARSE_RT_ARGS); }

@@ -1,5 +1,5 @@
 // Kernel family: f32 direct sparse convolution over a phase-split, zero-padded input
-// ("spconv"), with a fused bias + clamp epilogue. CSR is MR = 1, BSR / dense output-channel
+// ("spconv"), with a fused bias + residual + clamp epilogue. CSR is MR = 1, BSR / dense output-channel
 // blocks are MR = 4 or 8; depthwise convs run the MR = 1 kernels (9 or 25 entries per row).
 //
 // Geometry (prepared by ops/conv.cc, see docs/architecture-conv.md): the padded input of one
@@ -13,7 +13,8 @@
 //     acc = (acc_in ? acc_in[i*lda + q - q0] : bias ? bias[i] : 0)
 //           + sum_{p in [indptr[g*ips], indptr[g*ips + 1])} values[p*MR + r] * x[offsets[p] + q]
 //     if acc_out:            acc_out[i*lda + q - q0] = acc            (raw partial sums)
-//     else if q % wq < wout: y[i*ldy + (q / wq) * wout + q % wq] = min(max(acc, out_min), out_max)
+//     else if q % wq < wout: o = i*ldy + (q / wq) * wout + q % wq
+//                            y[o] = min(max(acc + (res ? res[o] : 0), out_min), out_max)
 //   - m is a multiple of MR. indptr holds absolute positions into offsets/values; group g's
 //     entries are [indptr[g*ips], indptr[g*ips + 1]) with ips >= 1 the indptr stride (the op
 //     keeps one range per input-channel block: ips = blocks + 1). Callers pass a sub-range of
@@ -27,8 +28,13 @@
 //     some CPUs, e.g. Zen 4). wq >= wout >= 1; wq == wout means the
 //     extended grid is the output grid and stores are contiguous.
 //   - bias may be null (= 0). x must not overlap y. No alignment required.
+//   - res (may be null) is a residual with y's indexing (offset with y by the caller), added
+//     after the bias and before the clamp, only where y is written (never into acc_out): the
+//     epilogue of `conv + add (+ activation)`. It must not overlap y (ops/ keeps them apart)
+//     and is read only at stored pixels, so garbage columns of the extended grid are not read.
 //   - out_min/out_max encode the activation: (-inf, inf) none, (0, inf) ReLU, (0, 6) ReLU6;
-//     the clamp is max(lo, v) then min(hi, .) with the accumulator second so NaN propagates.
+//     the clamp is max(lo, v) then min(hi, .) with the accumulator second so NaN propagates
+//     (a NaN in res propagates the same way).
 //   - Single-threaded; ops/ splits images, pixel tiles and row groups across OpenMP threads.
 #pragma once
 
@@ -39,8 +45,8 @@ namespace sparse_rt::kernels {
 #define SPARSE_RT_F32_SPCONV_PARAMS                                                         \
   int64_t m, int64_t q0, int64_t n, const int32_t *indptr, int64_t ips,                     \
       const int32_t *offsets, const float *values, const float *x, const float *acc_in,     \
-      float *acc_out, int64_t lda, const float *bias, float *y, int64_t ldy, int64_t wq,    \
-      int64_t wout, float out_min, float out_max, int overread
+      float *acc_out, int64_t lda, const float *bias, float *y, const float *res,           \
+      int64_t ldy, int64_t wq, int64_t wout, float out_min, float out_max, int overread
 
 using F32SpconvFn = void (*)(SPARSE_RT_F32_SPCONV_PARAMS);
 

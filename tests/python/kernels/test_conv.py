@@ -277,3 +277,63 @@ def test_property_random_shapes(n, cpg, opg, groups, h, w, k, stride, pad, spars
         y = layer(x)
     case["kernel"] = layer.kernel
     check(y, torch_conv(x, weight, bias, stride, pad, groups, act), case)
+
+
+def _act(y, activation):
+    if activation == "relu":
+        return np.maximum(y, 0.0)
+    if activation == "relu6":
+        return np.clip(y, 0.0, 6.0)
+    return y
+
+
+@pytest.mark.parametrize("cblock", [None, "3"])
+@pytest.mark.parametrize("isa", ISAS)
+def test_residual_epilogue(monkeypatch, isa, cblock):
+    """conv + residual + activation in the kernels' epilogue, every kernel of the ISA path
+    (csr: 1 row per group, bsr 4x1: 4, direct/bsr 8: 8), padded/strided convs (garbage
+    columns of the extended grid), pixel tails, and with input-channel blocks of 3 the
+    partial-sum passes (the residual is added once, by the last block)."""
+    if cblock:
+        monkeypatch.setenv("SPARSE_RT_CONV_CBLOCK", cblock)
+        monkeypatch.setenv("SPARSE_RT_CONV_TILE", "37")
+    kernels = set()
+    for geom in [(2, 16, 16, 13, 11, 3, 1, 1, 1), (1, 8, 16, 13, 13, 1, 2, 0, 1),
+                 (3, 16, 8, 7, 9, 3, 2, 1, 1), (1, 12, 24, 19, 17, 3, 1, 1, 1),
+                 (1, 16, 16, 13, 13, 3, 1, 1, 16), (1, 8, 8, 1, 1, 3, 1, 1, 1)]:
+        n, c, o, h, w, k, stride, pad, groups = geom
+        weight, bias, x = make_case(11, *geom, 0.6)
+        for fmt, block in formats_for(geom) + [("dense", None)]:
+            for threads in THREADS:
+                act = ACTS[(len(kernels) + threads) % 3]
+                with runtime(isa, threads):
+                    layer = Conv2d(weight, bias, stride=stride, padding=pad, groups=groups,
+                                   format=fmt, block=block, activation=act)
+                    res = np.random.default_rng(threads).standard_normal(
+                        layer.output_shape(x.shape)).astype(np.float32) * 3
+                    y = layer(x, res)
+                kernels.add(layer.kernel)
+                ref = _act(torch_conv(x, weight, bias, stride, pad, groups, None) + res, act)
+                check(y, ref, dict(geom=geom, format=fmt, isa=isa, threads=threads, act=act,
+                                   kernel=layer.kernel, cblock=cblock))
+    mine = {name for name, kisa, *_ in sparse_rt._core.spconv_kernels()
+            if kisa == isa or (isa == "scalar" and "reference" in name)}
+    assert mine <= kernels, sorted(mine - kernels)
+
+
+def test_residual_nan_and_bad_shape():
+    weight = np.ones((4, 2, 3, 3), np.float32)
+    x = np.zeros((1, 2, 5, 5), np.float32)
+    res = np.zeros((1, 4, 5, 5), np.float32)
+    res[0, 1, 2, 3] = np.nan
+    res[0, 2, 0, 0] = -1.0
+    for isa in ISAS:
+        with runtime(isa, 1):
+            for fmt in ("csr", "bsr", "direct"):
+                y = Conv2d(weight, padding=1, activation="relu6", format=fmt, block=(4, 1))(x, res)
+                assert np.isnan(y[0, 1, 2, 3]) and np.isnan(y).sum() == 1, (fmt, isa)
+                assert y[0, 2, 0, 0] == 0.0 and (y[0, 0] == 0).all(), (fmt, isa)
+    with pytest.raises(ValueError, match="residual must have shape"):
+        Conv2d(weight, padding=1)(x, res[:, :3])
+    with pytest.raises(ValueError, match="float32"):
+        Conv2d(weight, padding=1)(x, res.astype(np.float64))

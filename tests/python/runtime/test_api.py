@@ -123,7 +123,8 @@ def test_report_and_str(net):
     assert c2["useful_flops"] < c2["dense_flops"]
     assert c2["input_shapes"] == [(None, 8, 6, 9)] and c2["output_shape"] == (None, 8, 6, 9)
     c3 = next(r for r in rows if r["name"] == "c3")
-    assert c3["format"] == "bsr 2x4" and c3["fused"] == ["bn3"]
+    assert c3["format"] == "bsr 2x4" and c3["fused"] == ["bn3", "res", "r4"]  # residual add
+    assert c3["input_shapes"] == [(None, 8, 6, 9), (None, 8, 6, 9)]
     assert next(r for r in rows if r["name"] == "pool")["format"] is None
     table = str(rows)
     assert "c1+bn1+r1" in table and "useful" in table and "csr" in table

@@ -353,9 +353,10 @@ def test_tiny_net_every_isa_and_threads(tmp_path, rt, isa, threads):
     p = rt.write(tmp_path / "net.sprt", d, t)
     m = _run_batches(rt, p, [(3, 11, 9)], 18)
     names = [r["name"] for r in m.report()]
-    assert names == ["c1", "c2", "c3", "res", "dw", "cat", "pool", "gap", "fc"]
+    assert names == ["c1", "c2", "c3", "dw", "cat", "pool", "gap", "fc"]
     fused = {r["name"]: r["fused"] for r in m.report()}
-    assert fused["c1"] == ["bn1", "r1"] and fused["c3"] == ["bn3"] and fused["res"] == ["r4"]
+    # the residual add (and its relu) run in c3's epilogue
+    assert fused["c1"] == ["bn1", "r1"] and fused["c3"] == ["bn3", "res", "r4"]
 
 
 def test_memory_plan_reuses_buffers(tmp_path, rt):

@@ -1,8 +1,14 @@
 #include "sparse_rt/session.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <exception>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "api/model_impl.h"
 #include "sparse_rt/status.h"
@@ -40,10 +46,28 @@ struct Buffer {
 }  // namespace
 
 struct Session::State {
-  Buffer arena, scratch;
+  std::vector<Buffer> arena, scratch;  // one per lane
   bool profiling = false;
   RunProfile profile;
 };
+
+namespace {
+
+// Lanes for a batch: with several threads and several samples, each lane (one thread) runs its
+// own samples through the whole network one at a time, instead of every layer running the whole
+// batch on all threads. A sample's activations then stay in cache from layer to layer and the
+// threads never wait for each other (measured: docs/runtime.md, "Batches"). Models with a fixed
+// batch size run whole (their graph may depend on it); SPARSE_RT_BATCH_LANES=0 turns lanes off.
+int lanes_for(const graph::Plan& plan, int64_t batch, int threads) {
+  static const bool off = [] {
+    const char* v = std::getenv("SPARSE_RT_BATCH_LANES");
+    return v && std::string(v) == "0";
+  }();
+  if (off || plan.fixed_batch != 0 || batch < 2 || threads < 2) return 1;
+  return static_cast<int>(std::min<int64_t>(threads, batch));
+}
+
+}  // namespace
 
 Session::Session(std::shared_ptr<const Model> model)
     : model_(std::move(model)), state_(std::make_unique<State>()) {
@@ -121,15 +145,59 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
     throw InvalidArgument("batch " + std::to_string(batch) + " needs more activation memory (" +
                           std::to_string(plan.arena_per_sample) +
                           " floats per sample) than can be addressed");
-  st.arena.ensure(plan.arena_per_sample * batch);
-  st.scratch.ensure(plan.scratch_floats);
   const int threads = model_->num_threads();
-  std::vector<const float*> res =
-      graph::execute(plan, in_ptrs.data(), batch, st.arena.data, st.scratch.data, threads,
-                     st.profiling ? &st.profile.layer_ms : nullptr);
-  for (size_t i = 0; i < res.size(); ++i)
-    if (outputs[i].data() != res[i])
-      std::memmove(outputs[i].data(), res[i], static_cast<size_t>(outputs[i].numel()) * sizeof(float));
+  const int lanes = lanes_for(plan, batch, threads);
+  if (static_cast<int>(st.arena.size()) < lanes) {
+    st.arena.resize(lanes);
+    st.scratch.resize(lanes);
+  }
+  if (lanes == 1) {
+    st.arena[0].ensure(plan.arena_per_sample * batch);
+    st.scratch[0].ensure(plan.scratch_floats);
+    std::vector<const float*> res =
+        graph::execute(plan, in_ptrs.data(), batch, st.arena[0].data, st.scratch[0].data, threads,
+                       st.profiling ? &st.profile.layer_ms : nullptr);
+    for (size_t i = 0; i < res.size(); ++i)
+      if (outputs[i].data() != res[i])
+        std::memmove(outputs[i].data(), res[i],
+                     static_cast<size_t>(outputs[i].numel()) * sizeof(float));
+  } else {
+    for (int l = 0; l < lanes; ++l) {
+      st.arena[l].ensure(plan.arena_per_sample);
+      st.scratch[l].ensure(plan.scratch_floats);
+    }
+    std::vector<int64_t> in_numel, out_numel;  // per sample
+    for (const Tensor& t : inputs) in_numel.push_back(t.numel() / batch);
+    for (const Tensor& t : outputs) out_numel.push_back(t.numel() / batch);
+    if (st.profiling) st.profile.layer_ms.assign(plan.steps.size(), 0.0);
+    std::exception_ptr error;
+    // Lane l takes samples [l*batch/lanes, (l+1)*batch/lanes); layers inside run on 1 thread.
+#pragma omp parallel num_threads(lanes)
+    {
+      const int l = omp_get_thread_num();
+      std::vector<double> step_ms;
+      try {
+        for (int64_t b = l * batch / lanes; b < (l + 1) * batch / lanes; ++b) {
+          std::vector<const float*> ins(in_ptrs.size());
+          for (size_t i = 0; i < ins.size(); ++i) ins[i] = in_ptrs[i] + b * in_numel[i];
+          const bool timed = st.profiling && l == 0;
+          std::vector<const float*> res =
+              graph::execute(plan, ins.data(), 1, st.arena[l].data, st.scratch[l].data, 1,
+                             timed ? &step_ms : nullptr);
+          for (size_t i = 0; i < res.size(); ++i)
+            std::memmove(outputs[i].data() + b * out_numel[i], res[i],
+                         static_cast<size_t>(out_numel[i]) * sizeof(float));
+          if (timed)  // lane 0's samples, scaled to the batch: the lanes run side by side
+            for (size_t k = 0; k < step_ms.size(); ++k)
+              st.profile.layer_ms[k] += step_ms[k] * lanes;
+        }
+      } catch (...) {
+#pragma omp critical(sparse_rt_session_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+  }
   if (st.profiling)
     st.profile.total_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

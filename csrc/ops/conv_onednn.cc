@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "oneapi/dnnl/dnnl.hpp"
+#include "ops/onednn_util.h"
 #endif
 
 namespace sparse_rt::ops {
@@ -35,14 +36,11 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
-
-const dnnl::engine& cpu_engine() {
-  static const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  return eng;
-}
+using onednn::cpu_engine;
 
 struct Prim {
   dnnl::convolution_forward conv;
+  memory::desc scratch;
   memory::desc user_src, user_dst, src, dst;
   memory weights, bias;
   bool reorder_src = false, reorder_dst = false;
@@ -91,7 +89,7 @@ struct DnnlConv2d::Impl {
     const memory::desc any_w(wdims, dt::f32, tag::any);
     // ReLU / ReLU6 run after the primitive, not as oneDNN post-ops: those turn NaN into 0,
     // while our contract (and torch) propagate NaN.
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = onednn::attr_with_user_scratchpad();
     const memory::dims strides{p.stride_h, p.stride_w}, pads{p.pad_h, p.pad_w};
     const memory::dims pads_r{(ho - 1) * p.stride_h + p.kh - h - p.pad_h,
                               (wo - 1) * p.stride_w + p.kw - wd - p.pad_w};
@@ -115,6 +113,7 @@ struct DnnlConv2d::Impl {
     auto pd = dnnl::convolution_forward::primitive_desc(desc, attr, eng);
 #endif
     prim->conv = dnnl::convolution_forward(pd);
+    prim->scratch = pd.scratchpad_desc();
     prim->src = pd.src_desc();
     prim->dst = pd.dst_desc();
     prim->reorder_src = prim->src != prim->user_src;
@@ -170,6 +169,7 @@ void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, prim->weights}, {DNNL_ARG_DST, dst}};
     if (!impl_->bias.empty()) args.emplace(DNNL_ARG_BIAS, prim->bias);
+    args.emplace(DNNL_ARG_SCRATCHPAD, onednn::scratchpad(prim->scratch));
     prim->conv.execute(s, args);
     if (prim->reorder_dst) dnnl::reorder(dst, udst).execute(s, dst, udst);
     s.wait();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
+#include "ops/onednn_util.h"
 #endif
 
 namespace sparse_rt::ops {
@@ -41,18 +42,14 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
-
-const dnnl::engine& cpu_engine() {
-  static const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  return eng;
-}
+using onednn::cpu_engine;
 
 }  // namespace
 
 struct DenseLinear::Dnnl {
   struct Prim {
     dnnl::inner_product_forward ip;  // empty when oneDNN has only a reference kernel for n
-    memory::desc src, dst;
+    memory::desc src, dst, scratch;
     memory weights;
     bool usable = false;
   };
@@ -89,7 +86,7 @@ struct DenseLinear::Dnnl {
     prim->dst = memory::desc({n, op.rows_}, dt::f32, tag::nc);
     // The activation is applied by the caller (oneDNN's relu/clip post-ops turn NaN into 0;
     // our contract propagates NaN).
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = onednn::attr_with_user_scratchpad();
     const bool has_bias = !op.bias_.empty();
     try {
 #if DNNL_VERSION_MAJOR >= 3
@@ -111,6 +108,7 @@ struct DenseLinear::Dnnl {
       // A reference kernel would be far slower than BLAS: keep BLAS for this batch size.
       if (std::strstr(pd.impl_info_str(), "ref") == nullptr) {
         prim->ip = dnnl::inner_product_forward(pd);
+        prim->scratch = pd.scratchpad_desc();
         prim->weights = weights_in(op, pd.weights_desc());
         prim->usable = true;
       }
@@ -148,6 +146,7 @@ bool DenseLinear::dnnl_linear(const float* x, int64_t n, float* y, int threads) 
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, prim->weights}, {DNNL_ARG_DST, dst}};
     if (!bias_.empty())
       args.emplace(DNNL_ARG_BIAS, memory(dnnl_->bias_md, eng, const_cast<float*>(bias_.data())));
+    args.emplace(DNNL_ARG_SCRATCHPAD, onednn::scratchpad(prim->scratch));
     prim->ip.execute(s, args);
     s.wait();
     if (act_ != Activation::kNone) {

@@ -112,3 +112,46 @@ def test_gil_is_released_during_run(tmp_path, hd):
         th.join()
     assert control == [0, 0, 0], control
     assert max(during) > 0, during
+
+
+def test_dense_onednn_layers_from_many_threads(tmp_path):
+    """Dense conv and linear layers run through oneDNN; one primitive executed by several
+    threads at once (sessions in Python threads, and the batch lanes inside one call) must not
+    share temporaries: every output equals the serial result bit for bit."""
+    torch = __import__("pytest").importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(32, 32, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Flatten(), torch.nn.Linear(32 * 6 * 6, 64), torch.nn.ReLU(),
+        torch.nn.Linear(64, 10)).eval()
+    path = tmp_path / "dense.sprt"
+    sparse_rt.export(net, torch.zeros(1, 16, 6, 6), path, format="dense", measure=False)
+    m = sparse_rt.load(path, num_threads=2)
+    kernels = " ".join(r["kernel"] for r in m.report())
+    if sparse_rt._core.have_onednn():
+        assert "onednn" in kernels, kernels
+    rng = np.random.default_rng(9)
+    xs = [rng.standard_normal((1 + i % 5, 16, 6, 6)).astype(np.float32) for i in range(96)]
+    serial = [m(x).tobytes() for x in xs]
+    with torch.no_grad():  # and the serial results are right
+        for x, s in zip(xs[:5], serial[:5]):
+            want = net(torch.from_numpy(x)).numpy()
+            np.testing.assert_allclose(np.frombuffer(s, np.float32).reshape(want.shape), want,
+                                       rtol=1e-4, atol=1e-4)
+    out, errors = {}, []
+
+    def work(t):
+        try:
+            for i in range(t, len(xs), 4):
+                out[i] = m(xs[i]).tobytes()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors
+    assert [out[i] for i in range(len(xs))] == serial, kernels

@@ -43,6 +43,16 @@ struct Buffer {
   }
 };
 
+// Samples per chunk in a lane: as many as keep the chunk's activations within ~1 MiB (one
+// core's L2), at least 1. Convolutional nets at ImageNet sizes get 1 (one image's activations
+// are megabytes); small nets (an MLP) keep whole batches, whose layers then reuse each weight
+// across the samples instead of streaming the weights once per sample.
+int64_t chunk_for(const graph::Plan& plan, int64_t per_lane) {
+  constexpr int64_t kChunkBytes = int64_t{1} << 20;
+  const int64_t per_sample = std::max<int64_t>(1, plan.arena_per_sample) * int64_t{sizeof(float)};
+  return std::max<int64_t>(1, std::min(per_lane, kChunkBytes / per_sample));
+}
+
 }  // namespace
 
 struct Session::State {
@@ -54,10 +64,11 @@ struct Session::State {
 namespace {
 
 // Lanes for a batch: with several threads and several samples, each lane (one thread) runs its
-// own samples through the whole network one at a time, instead of every layer running the whole
-// batch on all threads. A sample's activations then stay in cache from layer to layer and the
-// threads never wait for each other (measured: docs/runtime.md, "Batches"). Models with a fixed
-// batch size run whole (their graph may depend on it); SPARSE_RT_BATCH_LANES=0 turns lanes off.
+// own samples through the whole network, a chunk at a time, instead of every layer running the
+// whole batch on all threads. A chunk's activations then stay in cache from layer to layer and
+// the threads never wait for each other (measured: docs/runtime.md, "Batches"). Models with a
+// fixed batch size run whole (their graph may depend on it); SPARSE_RT_BATCH_LANES=0 turns lanes
+// off.
 int lanes_for(const graph::Plan& plan, int64_t batch, int threads) {
   static const bool off = [] {
     const char* v = std::getenv("SPARSE_RT_BATCH_LANES");
@@ -162,8 +173,9 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
         std::memmove(outputs[i].data(), res[i],
                      static_cast<size_t>(outputs[i].numel()) * sizeof(float));
   } else {
+    const int64_t chunk = chunk_for(plan, (batch + lanes - 1) / lanes);
     for (int l = 0; l < lanes; ++l) {
-      st.arena[l].ensure(plan.arena_per_sample);
+      st.arena[l].ensure(plan.arena_per_sample * chunk);
       st.scratch[l].ensure(plan.scratch_floats);
     }
     std::vector<int64_t> in_numel, out_numel;  // per sample
@@ -171,22 +183,25 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
     for (const Tensor& t : outputs) out_numel.push_back(t.numel() / batch);
     if (st.profiling) st.profile.layer_ms.assign(plan.steps.size(), 0.0);
     std::exception_ptr error;
-    // Lane l takes samples [l*batch/lanes, (l+1)*batch/lanes); layers inside run on 1 thread.
+    // Lane l takes samples [l*batch/lanes, (l+1)*batch/lanes), `chunk` at a time; the layers
+    // inside run on the lane's one thread.
 #pragma omp parallel num_threads(lanes)
     {
       const int l = omp_get_thread_num();
       std::vector<double> step_ms;
       try {
-        for (int64_t b = l * batch / lanes; b < (l + 1) * batch / lanes; ++b) {
+        const int64_t end = (l + 1) * batch / lanes;
+        for (int64_t b = l * batch / lanes; b < end; b += chunk) {
+          const int64_t nb = std::min(chunk, end - b);
           std::vector<const float*> ins(in_ptrs.size());
           for (size_t i = 0; i < ins.size(); ++i) ins[i] = in_ptrs[i] + b * in_numel[i];
           const bool timed = st.profiling && l == 0;
           std::vector<const float*> res =
-              graph::execute(plan, ins.data(), 1, st.arena[l].data, st.scratch[l].data, 1,
+              graph::execute(plan, ins.data(), nb, st.arena[l].data, st.scratch[l].data, 1,
                              timed ? &step_ms : nullptr);
           for (size_t i = 0; i < res.size(); ++i)
             std::memmove(outputs[i].data() + b * out_numel[i], res[i],
-                         static_cast<size_t>(out_numel[i]) * sizeof(float));
+                         static_cast<size_t>(nb * out_numel[i]) * sizeof(float));
           if (timed)  // lane 0's samples, scaled to the batch: the lanes run side by side
             for (size_t k = 0; k < step_ms.size(); ++k)
               st.profile.layer_ms[k] += step_ms[k] * lanes;

@@ -181,6 +181,8 @@ def _encode(lowered, choices: dict[str, Choice], index_dtype):
         info.update({"format_reason": ch.reason, "density": round(density, 6)})
         if ch.timings_ms:
             info["timings_ms"] = ch.timings_ms
+        if len(ch.timings_ms_by_batch) > 1:
+            info["timings_ms_by_batch"] = ch.timings_ms_by_batch
         layers.append(LayerSummary(name, layer.node["op"], ch.format, ch.blocksize, (M, K),
                                    density, sum(a.nbytes for a in t.values()), ch.reason,
                                    ch.timings_ms))

@@ -23,10 +23,19 @@ def test_auto_measures_records_and_caches(tmp_path, monkeypatch):
     s = sparse_rt.export(model, x, tmp_path / "m.sprt")
     first = s.layers[0]
     assert set(first.timings_ms) >= {"dense", "csr"}
-    best = min(first.timings_ms, key=first.timings_ms.get)
-    assert first.format == ("bsr" if best.startswith("bsr") else best)
-    assert "fastest at batch 8" in first.reason
     info = read_model(tmp_path / "m.sprt").meta["nodes"][0]["layer_info"]
+    # timed at the example batch (8) and at 16; the winner has the best geometric mean of
+    # time relative to dense over both
+    by_batch = info["timings_ms_by_batch"]
+    assert set(by_batch) == {"8", "16"} and by_batch["8"] == first.timings_ms
+
+    def score(label):
+        return ((by_batch["8"][label] / by_batch["8"]["dense"])
+                * (by_batch["16"][label] / by_batch["16"]["dense"])) ** 0.5
+
+    best = min(first.timings_ms, key=score)
+    assert first.format == ("bsr" if best.startswith("bsr") else best)
+    assert "batches 8 / 16" in first.reason
     assert info["timings_ms"] == first.timings_ms and info["format_reason"] == first.reason
     assert os.path.exists(tmp_path / "cache" / "export_timings.json")
 
@@ -39,6 +48,16 @@ def test_auto_measures_records_and_caches(tmp_path, monkeypatch):
     monkeypatch.setattr(choose, "_time_candidate", fail)
     again = sparse_rt.export(model, x, tmp_path / "m2.sprt")
     assert again.layers[0].timings_ms == first.timings_ms
+
+
+def test_large_example_batch_is_timed_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARSE_RT_CACHE_DIR", str(tmp_path / "cache"))
+    s = sparse_rt.export(_model(), torch.randn(32, 256), tmp_path / "m.sprt")
+    info = read_model(tmp_path / "m.sprt").meta["nodes"][0]["layer_info"]
+    assert "timings_ms_by_batch" not in info and "fastest at batch 32" in s.layers[0].reason
+    t = s.layers[0].timings_ms
+    best = min(t, key=t.get)
+    assert s.layers[0].format == ("bsr" if best.startswith("bsr") else best)
 
 
 def test_threshold_fallback_without_measurement(tmp_path):

@@ -57,9 +57,10 @@ def _clock():
     return time.thread_time if THREADS == 1 else time.perf_counter
 
 
-def interleaved_medians(fns: dict, repeats: int = REPEATS) -> dict:
-    """Median seconds per call of each function, timed round-robin."""
-    clock = _clock()
+def interleaved_medians(fns: dict, repeats: int = REPEATS, clock=None) -> dict:
+    """Median seconds per call of each function, timed round-robin (``clock``: default
+    ``_clock()``; ``time.thread_time`` for one-thread CPU time)."""
+    clock = clock or _clock()
     inner = {k: _calibrate(f) for k, f in fns.items()}
     times = {k: [] for k in fns}
     for _ in range(repeats):
@@ -217,18 +218,7 @@ def _targets(rounds: int = 3) -> str:
 
     def timer(threads):
         clock = time.thread_time if threads == 1 else time.perf_counter
-
-        def med(fns, repeats=REPEATS):
-            inner = {k: _calibrate(f) for k, f in fns.items()}
-            out = {k: [] for k in fns}
-            for _ in range(repeats):
-                for k, f in fns.items():
-                    t = clock()
-                    for _ in range(inner[k]):
-                        f()
-                    out[k].append((clock() - t) / inner[k])
-            return {k: float(np.median(v)) for k, v in out.items()}
-        return med
+        return lambda fns, repeats=REPEATS: interleaved_medians(fns, repeats, clock)
 
     shape = (4096, 4096)
     rows = ["| target | threads | measured (median of rounds) | goal | met |", "|---|---|---|---|---|"]
@@ -288,8 +278,8 @@ def _targets(rounds: int = 3) -> str:
 
 def _dense(rounds: int = 30) -> str:
     """sparse_rt's dense path vs torch F.linear, one thread, thread CPU time (median of
-    `rounds` blocks of 5 calls, the two sides alternating): the rows of docs/kernels-fc.md's
-    dense-path table."""
+    `rounds` repeats, the two sides alternating): the rows of docs/kernels-fc.md's dense-path
+    table."""
     import torch
     import torch.nn.functional as F
 
@@ -306,17 +296,9 @@ def _dense(rounds: int = 30) -> str:
         for n in (1, 16, 64):
             x = rng.standard_normal((n, k)).astype(np.float32)
             xt = torch.from_numpy(x)
-            fns = {"ours": lambda: layer(x), "torch": lambda: F.linear(xt, wt)}
-            out = {key: [] for key in fns}
-            for f in fns.values():
-                f()
-            for _ in range(rounds):
-                for key, f in fns.items():
-                    t = time.thread_time()
-                    for _ in range(5):
-                        f()
-                    out[key].append((time.thread_time() - t) / 5)
-            ours, theirs = (float(np.median(out[key])) for key in ("ours", "torch"))
+            med = interleaved_medians({"ours": lambda: layer(x), "torch": lambda: F.linear(xt, wt)},
+                                      rounds, time.thread_time)
+            ours, theirs = med["ours"], med["torch"]
             rows.append(f"| {m}×{k} | {n} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | "
                         f"{theirs / ours:.2f} | {layer.kernel_for(n)} |")
     return "\n".join(rows)
@@ -324,7 +306,7 @@ def _dense(rounds: int = 30) -> str:
 
 def _crossover(rounds: int = 15) -> str:
     """CSR vs sparse_rt's own dense path per sparsity, one thread, thread CPU time (median of
-    `rounds` blocks of 3 calls): the table behind ``AUTO_CSR_MAX_DENSITY``."""
+    `rounds` repeats): the table behind ``AUTO_CSR_MAX_DENSITY``."""
     import sparse_rt
     from sparse_rt.ops import Linear
 
@@ -333,15 +315,7 @@ def _crossover(rounds: int = 15) -> str:
     grid = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
     def secs(f):
-        for _ in range(3):
-            f()
-        out = []
-        for _ in range(rounds):
-            t = time.thread_time()
-            for _ in range(3):
-                f()
-            out.append((time.thread_time() - t) / 3)
-        return float(np.median(out))
+        return interleaved_medians({"f": f}, rounds, time.thread_time)["f"]
 
     rows = ["| W | N | ours dense ms | " + " | ".join(f"s = {s}" for s in grid) + " |",
             "|---|---|---|" + "---|" * len(grid)]

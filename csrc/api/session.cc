@@ -158,29 +158,36 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
                           " floats per sample) than can be addressed");
   const int threads = model_->num_threads();
   const int lanes = lanes_for(plan, batch, threads);
+  // One lane: every layer runs the whole batch on all threads. Several: see lanes_for().
+  const int64_t chunk = lanes == 1 ? batch : chunk_for(plan, (batch + lanes - 1) / lanes);
   if (static_cast<int>(st.arena.size()) < lanes) {
     st.arena.resize(lanes);
     st.scratch.resize(lanes);
   }
-  if (lanes == 1) {
-    st.arena[0].ensure(plan.arena_per_sample * batch);
-    st.scratch[0].ensure(plan.scratch_floats);
-    std::vector<const float*> res =
-        graph::execute(plan, in_ptrs.data(), batch, st.arena[0].data, st.scratch[0].data, threads,
-                       st.profiling ? &st.profile.layer_ms : nullptr);
-    for (size_t i = 0; i < res.size(); ++i)
-      if (outputs[i].data() != res[i])
-        std::memmove(outputs[i].data(), res[i],
-                     static_cast<size_t>(outputs[i].numel()) * sizeof(float));
-  } else {
-    const int64_t chunk = chunk_for(plan, (batch + lanes - 1) / lanes);
-    for (int l = 0; l < lanes; ++l) {
-      st.arena[l].ensure(plan.arena_per_sample * chunk);
-      st.scratch[l].ensure(plan.scratch_floats);
+  for (int l = 0; l < lanes; ++l) {
+    st.arena[l].ensure(plan.arena_per_sample * chunk);
+    st.scratch[l].ensure(plan.scratch_floats);
+  }
+  std::vector<int64_t> in_numel, out_numel;  // per sample
+  for (const Tensor& t : inputs) in_numel.push_back(t.numel() / batch);
+  for (const Tensor& t : outputs) out_numel.push_back(t.numel() / batch);
+  // Samples [b, b + nb) through the plan in lane l's arena, `layer_threads` per layer; the
+  // outputs are copied to their place unless the plan returned them there (an input alias).
+  auto run_slice = [&](int l, int64_t b, int64_t nb, int layer_threads,
+                       std::vector<double>* step_ms) {
+    std::vector<const float*> ins(in_ptrs.size());
+    for (size_t i = 0; i < ins.size(); ++i) ins[i] = in_ptrs[i] + b * in_numel[i];
+    const std::vector<const float*> res = graph::execute(
+        plan, ins.data(), nb, st.arena[l].data, st.scratch[l].data, layer_threads, step_ms);
+    for (size_t i = 0; i < res.size(); ++i) {
+      float* dst = outputs[i].data() + b * out_numel[i];
+      if (dst != res[i])
+        std::memmove(dst, res[i], static_cast<size_t>(nb * out_numel[i]) * sizeof(float));
     }
-    std::vector<int64_t> in_numel, out_numel;  // per sample
-    for (const Tensor& t : inputs) in_numel.push_back(t.numel() / batch);
-    for (const Tensor& t : outputs) out_numel.push_back(t.numel() / batch);
+  };
+  if (lanes == 1) {
+    run_slice(0, 0, batch, threads, st.profiling ? &st.profile.layer_ms : nullptr);
+  } else {
     if (st.profiling) st.profile.layer_ms.assign(plan.steps.size(), 0.0);
     std::exception_ptr error;
     // Lane l takes samples [l*batch/lanes, (l+1)*batch/lanes), `chunk` at a time; the layers
@@ -188,20 +195,12 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
 #pragma omp parallel num_threads(lanes)
     {
       const int l = omp_get_thread_num();
+      const bool timed = st.profiling && l == 0;
       std::vector<double> step_ms;
       try {
         const int64_t end = (l + 1) * batch / lanes;
         for (int64_t b = l * batch / lanes; b < end; b += chunk) {
-          const int64_t nb = std::min(chunk, end - b);
-          std::vector<const float*> ins(in_ptrs.size());
-          for (size_t i = 0; i < ins.size(); ++i) ins[i] = in_ptrs[i] + b * in_numel[i];
-          const bool timed = st.profiling && l == 0;
-          std::vector<const float*> res =
-              graph::execute(plan, ins.data(), nb, st.arena[l].data, st.scratch[l].data, 1,
-                             timed ? &step_ms : nullptr);
-          for (size_t i = 0; i < res.size(); ++i)
-            std::memmove(outputs[i].data() + b * out_numel[i], res[i],
-                         static_cast<size_t>(nb * out_numel[i]) * sizeof(float));
+          run_slice(l, b, std::min(chunk, end - b), 1, timed ? &step_ms : nullptr);
           if (timed)  // lane 0's samples, scaled to the batch: the lanes run side by side
             for (size_t k = 0; k < step_ms.size(); ++k)
               st.profile.layer_ms[k] += step_ms[k] * lanes;

@@ -8,8 +8,6 @@
 #include "sparse_rt/status.h"
 
 #ifdef SPARSE_RT_HAVE_ONEDNN
-#include <algorithm>
-#include <cmath>
 #include <tuple>
 
 #include "oneapi/dnnl/dnnl.hpp"
@@ -173,16 +171,12 @@ void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
     prim->conv.execute(s, args);
     if (prim->reorder_dst) dnnl::reorder(dst, udst).execute(s, dst, udst);
     s.wait();
-    if (res) {
-      const Act act = p_.act == Activation::kRelu ? Act::kRelu
-                      : p_.act == Activation::kRelu6 ? Act::kRelu6 : Act::kNone;
-      add(y, res, y, n * p_.out_channels * p_.out_h(h) * p_.out_w(wd), act, threads);
-    } else if (p_.act != Activation::kNone) {
-      const float lo = 0.0f, hi = p_.act == Activation::kRelu6 ? 6.0f : INFINITY;
-      const int64_t total = n * p_.out_channels * p_.out_h(h) * p_.out_w(wd);
-#pragma omp parallel for schedule(static) num_threads(total >= (1 << 16) ? threads : 1)
-      for (int64_t i = 0; i < total; ++i) y[i] = std::min(std::max(y[i], lo), hi);
-    }
+    // Residual and activation after the primitive: oneDNN's post-ops would drop NaN.
+    const int64_t total = n * p_.out_channels * p_.out_h(h) * p_.out_w(wd);
+    if (res)
+      add(y, res, y, total, to_act(p_.act), threads);
+    else
+      activation(to_act(p_.act), y, y, total, threads);
   } catch (const dnnl::error& e) {
     omp_set_num_threads(saved);
     throw Error(std::string("Conv2d (oneDNN): ") + e.what());

@@ -6,11 +6,17 @@
 
 #include <cstdint>
 
+#include "sparse_rt/ops.h"
+
 namespace sparse_rt::ops {
 
 // docs/format.md §5.1.
 enum class Act { kNone, kRelu, kRelu6, kHardswish, kSigmoid };
 const char* act_name(Act act);
+// The public op-level activation (none / ReLU / ReLU6) as an Act.
+inline Act to_act(Activation a) {
+  return a == Activation::kRelu ? Act::kRelu : a == Activation::kRelu6 ? Act::kRelu6 : Act::kNone;
+}
 
 // y[i] = act(x[i]) for i < n. x == y is allowed (in place).
 void activation(Act act, const float* x, float* y, int64_t n, int threads);

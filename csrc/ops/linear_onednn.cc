@@ -8,11 +8,11 @@
 // call sets the caller's thread count and restores it.
 #include <omp.h>
 
+#include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "sparse_rt/status.h"
 
 #ifdef SPARSE_RT_HAVE_ONEDNN
-#include <algorithm>
 #include <cstring>
 #include <map>
 #include <utility>
@@ -84,7 +84,7 @@ struct DenseLinear::Dnnl {
     prim->src = memory::desc({n, op.cols_}, dt::f32, tag::nc);
     const memory::desc any_w({op.rows_, op.cols_}, dt::f32, tag::any);
     prim->dst = memory::desc({n, op.rows_}, dt::f32, tag::nc);
-    // The activation is applied by the caller (oneDNN's relu/clip post-ops turn NaN into 0;
+    // The activation runs after the primitive (oneDNN's relu/clip post-ops turn NaN into 0;
     // our contract propagates NaN).
     dnnl::primitive_attr attr = onednn::attr_with_user_scratchpad();
     const bool has_bias = !op.bias_.empty();
@@ -149,11 +149,7 @@ bool DenseLinear::dnnl_linear(const float* x, int64_t n, float* y, int threads) 
     args.emplace(DNNL_ARG_SCRATCHPAD, onednn::scratchpad(prim->scratch));
     prim->ip.execute(s, args);
     s.wait();
-    if (act_ != Activation::kNone) {
-      const int64_t total = n * rows_;
-#pragma omp parallel for schedule(static) num_threads(total >= (1 << 16) ? threads : 1)
-      for (int64_t i = 0; i < total; ++i) y[i] = std::min(std::max(y[i], clamp_.lo), clamp_.hi);
-    }
+    activation(to_act(act_), y, y, n * rows_, threads);  // keeps NaN, unlike oneDNN's post-ops
   } catch (const dnnl::error& e) {
     omp_set_num_threads(saved);
     throw Error(std::string("Linear (oneDNN): ") + e.what());

@@ -7,6 +7,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import sparse_rt
 from sparse_rt.format import write_model
@@ -118,7 +119,7 @@ def test_dense_onednn_layers_from_many_threads(tmp_path):
     """Dense conv and linear layers run through oneDNN; one primitive executed by several
     threads at once (sessions in Python threads, and the batch lanes inside one call) must not
     share temporaries: every output equals the serial result bit for bit."""
-    torch = __import__("pytest").importorskip("torch")
+    torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     net = torch.nn.Sequential(
         torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(),

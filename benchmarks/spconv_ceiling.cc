@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
       std::vector<float> values(offsets.size() * k.mr, 0.01f);
       std::vector<float> x(1024 + 1024 + 64, 1.0f), y(static_cast<size_t>(groups) * k.mr * n);
       auto run = [&] {
-        k.fn(groups * k.mr, 0, n, indptr.data(), 1, offsets.data(), values.data(), x.data(),
+        k.fn(groups * k.mr, 0, n, indptr.data(), 1, 1, offsets.data(), values.data(), x.data(),
              nullptr, nullptr, n, nullptr, y.data(), n, n, n, -inf, inf, 1);
       };
       run();

@@ -227,6 +227,20 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
     plan->wq = w;
     plan->phases_r = plan->phases_c = 1;
   }
+  // Shifted taps: a tap's column shift kx / sw goes to the kernel, which moves its
+  // accumulators instead of its loads, so with rows padded to a 16-float multiple every load
+  // is aligned (a load across two cache lines costs the L1 an extra access; see
+  // docs/architecture-conv.md). The kernels need whole rows per register tile (wq divides
+  // nr); the padding may add at most a quarter more pixels. SPARSE_RT_CONV_SHIFTED=0 turns
+  // it off.
+  const int shifts = static_cast<int>((p_.kw - 1) / sw + 1);
+  const int64_t wq16 = (plan->wq + 15) / 16 * 16;
+  const char* shifted_env = std::getenv("SPARSE_RT_CONV_SHIFTED");
+  const bool shifted = plan->copy && shifts > 1 && kernel_->nr % 16 == 0 &&
+                       kernel_->nr % wq16 == 0 && 4 * wq16 <= 5 * plan->wq &&
+                       !(shifted_env && std::string(shifted_env) == "0");
+  if (shifted) plan->wq = wq16;
+  plan->shifts = shifted ? shifts : 1;
   // Planes start on 64-byte boundaries so 1x1 (and kx = 0) taps load aligned vectors.
   plan->plane = plan->copy ? (plan->hq * plan->wq + 15) / 16 * 16 : plan->hq * plan->wq;
   const int64_t phases = plan->phases_r * plan->phases_c;
@@ -235,18 +249,7 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
                           str(p_.in_channels) + " channels is too large for 32-bit offsets");
   const int64_t og = p_.out_channels / p_.groups, cg = p_.in_channels / p_.groups;
   const int64_t taps = p_.kh * p_.kw;
-  plan->offsets.resize(cols_.size());
   const int64_t ngroups = static_cast<int64_t>(indptr_.size()) - 1;
-  for (int64_t g = 0; g < ngroups; ++g) {
-    const int64_t channel_base = (g * mr_ / og) * cg;
-    for (int32_t e = indptr_[g]; e < indptr_[g + 1]; ++e) {
-      const int64_t col = cols_[e], ci = channel_base + col / taps, t = col % taps;
-      const int64_t ky = t / p_.kw, kx = t % p_.kw;
-      const int64_t phase = (ky % sh) * plan->phases_c + kx % sw;
-      plan->offsets[e] = static_cast<int32_t>((ci * phases + phase) * plan->plane +
-                                              (ky / sh) * plan->wq + kx / sw);
-    }
-  }
   // Pixel tile and input-channel blocking (see docs/architecture-conv.md).
   const int64_t ext = (p_.out_h(h) - 1) * plan->wq + p_.out_w(w);
   plan->tile = std::min(ext, env_int("SPARSE_RT_CONV_TILE", 256));
@@ -263,15 +266,39 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   auto_cb = (auto_cb + 7) / 8 * 8;
   const int64_t cblock = std::min(cg, env_int("SPARSE_RT_CONV_CBLOCK", auto_cb));
   plan->blocks = (cg + cblock - 1) / cblock;
-  const int64_t ips = plan->blocks + 1;
+  // Entries in the plan's order: by input-channel block, then (shifted taps) by shift from
+  // largest to 0, keeping the op's column order within each; blockptr marks the segments.
+  const int64_t nseg = plan->blocks * plan->shifts, ips = nseg + 1;
+  plan->offsets.resize(cols_.size());
+  if (plan->shifts > 1) plan->values.resize(values_.size());
   plan->blockptr.resize(static_cast<size_t>(ngroups * ips));
+  std::vector<int32_t> order;
   for (int64_t g = 0; g < ngroups; ++g) {
-    int32_t e = indptr_[g];
-    for (int64_t b = 0; b < plan->blocks; ++b) {
-      plan->blockptr[g * ips + b] = e;
-      while (e < indptr_[g + 1] && cols_[e] / taps < (b + 1) * cblock) ++e;
+    const int64_t channel_base = (g * mr_ / og) * cg;
+    auto segment = [&](int32_t e) {
+      const int64_t col = cols_[e];
+      const int64_t shift = plan->shifts > 1 ? (col % taps % p_.kw) / sw : 0;
+      return (col / taps / cblock) * plan->shifts + (plan->shifts - 1 - shift);
+    };
+    order.clear();
+    for (int32_t e = indptr_[g]; e < indptr_[g + 1]; ++e) order.push_back(e);
+    if (plan->shifts > 1)
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int32_t a, int32_t b) { return segment(a) < segment(b); });
+    int64_t next_seg = 0;
+    for (size_t i = 0; i < order.size(); ++i) {
+      const int32_t e = order[i], at = indptr_[g] + static_cast<int32_t>(i);
+      for (const int64_t sg = segment(e); next_seg <= sg; ++next_seg) plan->blockptr[g * ips + next_seg] = at;
+      const int64_t col = cols_[e], ci = channel_base + col / taps, t = col % taps;
+      const int64_t ky = t / p_.kw, kx = t % p_.kw;
+      const int64_t phase = (ky % sh) * plan->phases_c + kx % sw;
+      const int64_t shift = plan->shifts > 1 ? kx / sw : 0;  // the kernel adds it
+      plan->offsets[at] = static_cast<int32_t>((ci * phases + phase) * plan->plane +
+                                               (ky / sh) * plan->wq + kx / sw - shift);
+      if (plan->shifts > 1)
+        std::copy_n(values_.begin() + int64_t{e} * mr_, mr_, plan->values.begin() + int64_t{at} * mr_);
     }
-    plan->blockptr[g * ips + plan->blocks] = indptr_[g + 1];
+    for (; next_seg <= nseg; ++next_seg) plan->blockptr[g * ips + next_seg] = indptr_[g + 1];
   }
   std::lock_guard<std::mutex> lock(mu_);
   return plans_.emplace(std::make_pair(h, w), std::move(plan)).first->second;
@@ -288,16 +315,19 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   const int64_t phases = plan->phases_r * plan->phases_c;
   const int64_t image_in = plan->copy ? c * phases * plan->plane : c * h * w;
   const int64_t image_out = p_.out_channels * hout * wout;
-  const int64_t ext = (hout - 1) * plan->wq + wout;  // extended pixels that hold outputs
+  // Extended pixels that hold outputs; shifted taps need whole rows per tile.
+  const int64_t ext = plan->shifts > 1 ? hout * plan->wq : (hout - 1) * plan->wq + wout;
   const int64_t ngroups = static_cast<int64_t>(indptr_.size()) - 1;
-  const int64_t blocks = plan->blocks, ips = blocks + 1;
+  const int64_t blocks = plan->blocks, shifts = plan->shifts, ips = blocks * shifts + 1;
+  const float* values = plan->values.empty() ? values_.data() : plan->values.data();
   const float* xin_base = plan->copy ? nullptr : x;
   // Pixel tiles: about plan->tile pixels, a multiple of 16, as many per image as keeps the
   // threads evenly loaded; when x is used in place and its planes are 16-float multiples, a
   // short head tile makes every later tile start on a 64-byte boundary.
   int64_t ntiles = (ext + plan->tile - 1) / plan->tile;
   if (n < 2 * threads && ext >= 128 * threads) ntiles = (ntiles + threads - 1) / threads * threads;
-  const int64_t tile_px = std::max<int64_t>(16, ((ext + ntiles - 1) / ntiles + 15) / 16 * 16);
+  const int64_t unit = shifts > 1 ? plan->wq : 16;  // a multiple of 16
+  const int64_t tile_px = std::max(unit, ((ext + ntiles - 1) / ntiles + unit - 1) / unit * unit);
   int64_t head = 0;
   if (xin_base && (h * w) % 16 == 0 && reinterpret_cast<uintptr_t>(x) % 4 == 0)
     head = ((64 - reinterpret_cast<uintptr_t>(x) % 64) % 64) / 4;
@@ -392,8 +422,8 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       }
       const int64_t r0 = g0 * mr_;
       for (int64_t b = 0; b < blocks; ++b)
-        kernel_->fn((g1 - g0) * mr_, q0, len, plan->blockptr.data() + g0 * ips + b, ips,
-                    plan->offsets.data(), values_.data(), xin,
+        kernel_->fn((g1 - g0) * mr_, q0, len, plan->blockptr.data() + g0 * ips + b * shifts, ips,
+                    static_cast<int>(shifts), plan->offsets.data(), values, xin,
                     b > 0 ? part : nullptr, b + 1 < blocks ? part : nullptr, tile_px,
                     bias ? bias + r0 : nullptr, y + img * image_out + r0 * hout * wout,
                     res ? res + img * image_out + r0 * hout * wout : nullptr, hout * wout,

@@ -67,10 +67,15 @@ class DirectConv2d {
   struct Plan {
     int64_t hq, wq, phases_r, phases_c, plane;  // phase-split padded geometry
     bool copy;                                  // false: x is used in place
-    std::vector<int32_t> offsets;               // per stored entry
+    // Shifted taps (kernels/spconv/spconv.h): > 1 when rows are padded to 16-float multiples
+    // so that every load is aligned and taps differ only by a column shift; the entries of
+    // each row group and block are then reordered by shift (values too, in `values`).
+    int shifts;
+    std::vector<int32_t> offsets;               // per stored entry, in the plan's order
+    std::vector<float> values;                  // empty: the op's order (values_)
     int64_t tile;                               // extended pixels per task
     int64_t blocks;                             // input-channel blocks (partial-sum passes)
-    std::vector<int32_t> blockptr;              // (blocks + 1) entry positions per row group
+    std::vector<int32_t> blockptr;              // (blocks * shifts + 1) positions per row group
   };
   DirectConv2d(const ConvParams& p, std::vector<float> bias, int mr);
   void finish();

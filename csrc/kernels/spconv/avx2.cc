@@ -1,6 +1,8 @@
 // AVX2 spconv: a row group of MR output channels x K ymm (8 pixels each) of accumulators; each
 // loaded input vector serves MR output channels. The pixel tail uses vmaskmov loads/stores
-// (never over-reads); the final store drops the garbage columns of the extended grid.
+// (never over-reads); the final store drops the garbage columns of the extended grid. Shifted
+// taps (spconv.h): with whole rows per tile the accumulators move one lane between segments
+// (vperm2i128 + vpalignr), otherwise the shift goes into the load address.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@ namespace {
 struct Args {
   const int32_t* indptr;
   int64_t ips;
+  int shifts;
   const int32_t* offsets;
   const float* values;
   const float* x;
@@ -73,38 +76,61 @@ inline __m256 load_ext(const float* rr, int64_t q, int64_t live, int64_t wq, int
   return v;
 }
 
-// kTail: masked input loads (len < 8 * K and no over-read allowed).
-template <int MR, int K, bool kTail>
+// Lane l of the 16 floats (lo, hi) moved down by one: lane l of the result is lane l + 1.
+inline __m256 next_lane(__m256 lo, __m256 hi) {
+  const __m256i a = _mm256_castps_si256(lo);
+  const __m256i mid = _mm256_permute2x128_si256(a, _mm256_castps_si256(hi), 0x21);
+  return _mm256_castsi256_ps(_mm256_alignr_epi8(mid, a, 4));
+}
+
+// kTail: masked input loads (len < 8 * K and no over-read allowed). kHorner: shifted taps by
+// moving the accumulators (spconv.h), only when each tile holds whole extended rows.
+template <int MR, int K, bool kTail, bool kHorner>
 inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
   const bool partial = len < 8 * K;
   __m256i mask[K];
   if (partial || kTail)  // kTail with a full tile (len == 8 * K) still loads through masks
     for (int k = 0; k < K; ++k) mask[k] = lanes_between(0, len - 8 * k);
   __m256 acc[MR][K];
-  if (a.acc_in) {
+  if (a.acc_in && !kHorner) {
     for (int r = 0; r < MR; ++r) {
       const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
       for (int k = 0; k < K; ++k)
         acc[r][k] = partial ? _mm256_maskload_ps(src + 8 * k, mask[k]) : _mm256_loadu_ps(src + 8 * k);
     }
   } else {
-    for (int r = 0; r < MR; ++r) {
-      const __m256 b = _mm256_set1_ps(a.bias ? a.bias[g * MR + r] : 0.0f);
+    for (int r = 0; r < MR; ++r) {  // a constant survives the lane shifts (but in garbage lanes)
+      const __m256 b = _mm256_set1_ps(a.bias && !a.acc_in ? a.bias[g * MR + r] : 0.0f);
       for (int k = 0; k < K; ++k) acc[r][k] = b;
     }
   }
   const float* xq = a.x + q;
-  for (int32_t p = a.indptr[g * a.ips], pe = a.indptr[g * a.ips + 1]; p < pe; ++p) {
-    const float* xp = xq + a.offsets[p];
-    const float* w = a.values + int64_t{p} * MR;
-    __m256 xv[K];
-    for (int k = 0; k < K; ++k)
-      xv[k] = kTail ? _mm256_maskload_ps(xp + 8 * k, mask[k]) : _mm256_loadu_ps(xp + 8 * k);
-    for (int r = 0; r < MR; ++r) {
-      const __m256 wb = _mm256_broadcast_ss(w + r);
-      for (int k = 0; k < K; ++k) acc[r][k] = _mm256_fmadd_ps(wb, xv[k], acc[r][k]);
+  const int32_t* seg = a.indptr + g * a.ips;
+  for (int j = 0; j < a.shifts; ++j) {
+    const float* xs = xq + (kHorner ? 0 : a.shifts - 1 - j);
+    for (int32_t p = seg[j], pe = seg[j + 1]; p < pe; ++p) {
+      const float* xp = xs + a.offsets[p];
+      const float* w = a.values + int64_t{p} * MR;
+      __m256 xv[K];
+      for (int k = 0; k < K; ++k)
+        xv[k] = kTail ? _mm256_maskload_ps(xp + 8 * k, mask[k]) : _mm256_loadu_ps(xp + 8 * k);
+      for (int r = 0; r < MR; ++r) {
+        const __m256 wb = _mm256_broadcast_ss(w + r);
+        for (int k = 0; k < K; ++k) acc[r][k] = _mm256_fmadd_ps(wb, xv[k], acc[r][k]);
+      }
     }
+    if (kHorner && j + 1 < a.shifts)  // lane l takes lane l + 1 (the last lane takes 0)
+      for (int r = 0; r < MR; ++r)
+        for (int k = 0; k < K; ++k)
+          acc[r][k] = next_lane(acc[r][k], k + 1 < K ? acc[r][k + 1] : _mm256_setzero_ps());
   }
+  if (kHorner && a.acc_in)
+    for (int r = 0; r < MR; ++r) {
+      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k)
+        acc[r][k] = _mm256_add_ps(acc[r][k], partial ? _mm256_maskload_ps(src + 8 * k, mask[k])
+                                                     : _mm256_loadu_ps(src + 8 * k));
+    }
   for (int r = 0; r < MR; ++r) {
     if (a.acc_out) {
       float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
@@ -129,29 +155,35 @@ inline void tile(const Args& a, int64_t g, int64_t q, int64_t len) {
 
 template <int MR, int K>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
-  const Args a{indptr, ips,  offsets, values, x,    acc_in, acc_out,
-               lda,    bias, y,       res,    ldy, wq,     wout,    q0,
+  const Args a{indptr, ips,  shifts, offsets, values, x,    acc_in, acc_out,
+               lda,    bias, y,      res,     ldy,    wq,   wout,   q0,
                _mm256_set1_ps(out_min), _mm256_set1_ps(out_max)};
   constexpr int64_t kNr = 8 * K;
+  const bool horner = shifts > 1 && overread && q0 % wq == 0 && n % wq == 0 && kNr % wq == 0 &&
+                      wq - wout >= shifts - 1;
   for (int64_t g = 0; g < m / MR; ++g) {
     int64_t j = 0;
-    for (; j + kNr <= n; j += kNr) tile<MR, K, false>(a, g, q0 + j, kNr);
+    if (horner) {  // whole rows per tile; a short last tile over-reads
+      for (; j < n; j += kNr) tile<MR, K, false, true>(a, g, q0 + j, std::min(kNr, n - j));
+      continue;
+    }
+    for (; j + kNr <= n; j += kNr) tile<MR, K, false, false>(a, g, q0 + j, kNr);
     const int64_t rest = n - j;
     if (overread && K > 1 && rest > 8 * (K / 2))
-      tile<MR, K, false>(a, g, q0 + j, rest);
+      tile<MR, K, false, false>(a, g, q0 + j, rest);
     else if (overread && rest > 0)
-      tile<MR, (K / 2 > 0 ? K / 2 : 1), false>(a, g, q0 + j, rest);
+      tile<MR, (K / 2 > 0 ? K / 2 : 1), false, false>(a, g, q0 + j, rest);
     else if (K > 1 && rest > 8 * (K / 2))
-      tile<MR, K, true>(a, g, q0 + j, rest);
+      tile<MR, K, true, false>(a, g, q0 + j, rest);
     else if (rest > 0)
-      tile<MR, (K / 2 > 0 ? K / 2 : 1), true>(a, g, q0 + j, rest);
+      tile<MR, (K / 2 > 0 ? K / 2 : 1), true, false>(a, g, q0 + j, rest);
   }
 }
 
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
+  m, q0, n, indptr, ips, shifts, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
       out_min, out_max, overread
 void f32_spconv_1x32__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_4x16__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 2>(SPARSE_RT_ARGS); }

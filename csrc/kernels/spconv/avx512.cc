@@ -2,7 +2,9 @@
 // Per stored entry (one input channel tap): K input vectors are loaded once at x + off + q and
 // FMA'd with MR broadcast weights, so each loaded vector serves MR output channels. The pixel
 // tail runs the same tile with masked loads (never over-reads); the final store drops the
-// garbage columns of the extended grid with masked stores.
+// garbage columns of the extended grid with masked stores. Shifted taps (spconv.h): when the
+// tiles hold whole rows, the accumulators move one lane (valignd) between segments and every
+// load stays on the entry's (aligned) offset; otherwise the shift goes into the address.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@ namespace {
 struct Args {
   const int32_t* indptr;
   int64_t ips;
+  int shifts;
   const int32_t* offsets;
   const float* values;
   const float* x;
@@ -67,34 +70,54 @@ inline void plan_store(StorePlan& sp, int64_t q, __mmask16 live, int64_t wq, int
   }
 }
 
-template <int MR, int K, bool kTail>  // kTail: masked input loads
+// kTail: masked input loads. kHorner: shifted taps by moving the accumulators (spconv.h), only
+// when each tile holds whole extended rows.
+template <int MR, int K, bool kTail, bool kHorner>
 inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
                  const StorePlan* plan) {
   __m512 acc[MR][K];
-  if (a.acc_in) {
+  if (a.acc_in && !kHorner) {
     for (int r = 0; r < MR; ++r) {
       const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
       for (int k = 0; k < K; ++k)
         acc[r][k] = _mm512_maskz_loadu_ps(mask[k], src + 16 * k);
     }
   } else {
-    for (int r = 0; r < MR; ++r) {
-      const __m512 b = _mm512_set1_ps(a.bias ? a.bias[g * MR + r] : 0.0f);
+    for (int r = 0; r < MR; ++r) {  // a constant survives the lane shifts (but in garbage lanes)
+      const __m512 b = _mm512_set1_ps(a.bias && !a.acc_in ? a.bias[g * MR + r] : 0.0f);
       for (int k = 0; k < K; ++k) acc[r][k] = b;
     }
   }
   const float* xq = a.x + q;
-  for (int32_t p = a.indptr[g * a.ips], pe = a.indptr[g * a.ips + 1]; p < pe; ++p) {
-    const float* xp = xq + a.offsets[p];
-    const float* w = a.values + int64_t{p} * MR;
-    __m512 xv[K];
-    for (int k = 0; k < K; ++k)
-      xv[k] = kTail ? _mm512_maskz_loadu_ps(mask[k], xp + 16 * k) : _mm512_loadu_ps(xp + 16 * k);
-    for (int r = 0; r < MR; ++r) {
-      const __m512 wb = _mm512_set1_ps(w[r]);
-      for (int k = 0; k < K; ++k) acc[r][k] = _mm512_fmadd_ps(wb, xv[k], acc[r][k]);
+  const int32_t* seg = a.indptr + g * a.ips;
+  for (int j = 0; j < a.shifts; ++j) {
+    const float* xs = xq + (kHorner ? 0 : a.shifts - 1 - j);
+    for (int32_t p = seg[j], pe = seg[j + 1]; p < pe; ++p) {
+      const float* xp = xs + a.offsets[p];
+      const float* w = a.values + int64_t{p} * MR;
+      __m512 xv[K];
+      for (int k = 0; k < K; ++k)
+        xv[k] = kTail ? _mm512_maskz_loadu_ps(mask[k], xp + 16 * k) : _mm512_loadu_ps(xp + 16 * k);
+      for (int r = 0; r < MR; ++r) {
+        const __m512 wb = _mm512_set1_ps(w[r]);
+        for (int k = 0; k < K; ++k) acc[r][k] = _mm512_fmadd_ps(wb, xv[k], acc[r][k]);
+      }
     }
+    if (kHorner && j + 1 < a.shifts)  // lane l takes lane l + 1 (the last lane takes 0)
+      for (int r = 0; r < MR; ++r) {
+        for (int k = 0; k < K; ++k) {
+          const __m512i next = k + 1 < K ? _mm512_castps_si512(acc[r][k + 1]) : _mm512_setzero_si512();
+          acc[r][k] = _mm512_castsi512_ps(
+              _mm512_alignr_epi32(next, _mm512_castps_si512(acc[r][k]), 1));
+        }
+      }
   }
+  if (kHorner && a.acc_in)
+    for (int r = 0; r < MR; ++r) {
+      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k)
+        acc[r][k] = _mm512_add_ps(acc[r][k], _mm512_maskz_loadu_ps(mask[k], src + 16 * k));
+    }
   for (int r = 0; r < MR; ++r) {
     if (a.acc_out) {
       float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
@@ -122,10 +145,12 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
 
 template <int MR, int K>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
-  const Args a{indptr, ips,  offsets, values, x,    acc_in, acc_out,
-               lda,    bias, y,       res,    ldy, wq,     wout,    q0,
+  const Args a{indptr, ips,  shifts, offsets, values, x,    acc_in, acc_out,
+               lda,    bias, y,      res,     ldy,    wq,   wout,   q0,
                _mm512_set1_ps(out_min), _mm512_set1_ps(out_max)};
   constexpr int64_t kNr = 16 * K;
+  const bool horner = shifts > 1 && overread && q0 % wq == 0 && n % wq == 0 && kNr % wq == 0 &&
+                      wq - wout >= shifts - 1;
   __mmask16 mask[K];
   StorePlan plan[K];
   // Pixel chunks outer, row groups inner: the chunk's input window is reused by every group.
@@ -135,16 +160,18 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
       mask[k] = lanes_below(len - 16 * k);
       if (!acc_out) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);
     }
-    if (len == kNr || (overread && len > 16 * (K / 2))) {
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false>(a, g, q, mask, plan);
+    if (horner) {  // whole rows per tile; a short last tile over-reads
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, true>(a, g, q, mask, plan);
+    } else if (len == kNr || (overread && len > 16 * (K / 2))) {
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, false>(a, g, q, mask, plan);
     } else if (overread) {
       constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false>(a, g, q, mask, plan);
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, false>(a, g, q, mask, plan);
     } else if (K > 1 && len > 16 * (K / 2)) {
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true>(a, g, q, mask, plan);
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true, false>(a, g, q, mask, plan);
     } else {
       constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true>(a, g, q, mask, plan);
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true, false>(a, g, q, mask, plan);
     }
   }
 }
@@ -152,7 +179,7 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
+  m, q0, n, indptr, ips, shifts, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
       out_min, out_max, overread
 void f32_spconv_1x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_4x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 4>(SPARSE_RT_ARGS); }

@@ -16,8 +16,9 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
       for (int64_t q = q0; q < q0 + n; ++q) {
         if (!acc_out && q % wq >= wout) continue;
         float acc = acc_in ? acc_in[i * lda + q - q0] : bias ? bias[i] : 0.0f;
-        for (int32_t p = indptr[g * ips]; p < indptr[g * ips + 1]; ++p)
-          acc += values[int64_t{p} * MR + r] * x[offsets[p] + q];
+        for (int j = 0; j < shifts; ++j)  // segment j reads shift (shifts - 1 - j)
+          for (int32_t p = indptr[g * ips + j]; p < indptr[g * ips + j + 1]; ++p)
+            acc += values[int64_t{p} * MR + r] * x[offsets[p] + (shifts - 1 - j) + q];
         if (acc_out) {
           acc_out[i * lda + q - q0] = acc;
         } else {  // NaN stays NaN: std::max/min return their first argument when unordered
@@ -32,7 +33,7 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
+  m, q0, n, indptr, ips, shifts, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
       out_min, out_max, overread
 void f32_spconv_1x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1>(SPARSE_RT_ARGS); }
 void f32_spconv_4x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4>(SPARSE_RT_ARGS); }

@@ -11,14 +11,26 @@
 // Contract (every kernel in kernels.inc; MR is the kernel's row-group size):
 //   for g in [0, m / MR), r in [0, MR), q in [q0, q0 + n), i = g*MR + r:
 //     acc = (acc_in ? acc_in[i*lda + q - q0] : bias ? bias[i] : 0)
-//           + sum_{p in [indptr[g*ips], indptr[g*ips + 1])} values[p*MR + r] * x[offsets[p] + q]
+//           + sum_{p in [indptr[g*ips], indptr[g*ips + shifts])} values[p*MR + r] * x[offsets[p] + q]
 //     if acc_out:            acc_out[i*lda + q - q0] = acc            (raw partial sums)
 //     else if q % wq < wout: o = i*ldy + (q / wq) * wout + q % wq
 //                            y[o] = min(max(acc + (res ? res[o] : 0), out_min), out_max)
 //   - m is a multiple of MR. indptr holds absolute positions into offsets/values; group g's
-//     entries are [indptr[g*ips], indptr[g*ips + 1]) with ips >= 1 the indptr stride (the op
-//     keeps one range per input-channel block: ips = blocks + 1). Callers pass a sub-range of
-//     groups by offsetting indptr, bias, y and acc_*.
+//     entries are [indptr[g*ips], indptr[g*ips + shifts]) with ips >= shifts the indptr stride
+//     (the op keeps `shifts` ranges per input-channel block: ips = blocks * shifts + 1).
+//     Callers pass a sub-range of groups by offsetting indptr, bias, y and acc_*.
+//   - shifts >= 1 ("shifted taps"): group g's entries form `shifts` segments, segment j =
+//     [indptr[g*ips + j], indptr[g*ips + j + 1]); an entry p of segment j reads
+//     x[offsets[p] + (shifts - 1 - j) + q] (above, read offsets[p] as that sum). With
+//     shifts = 1 there is one segment and no shift. The op stores offsets without their
+//     column shift so that, with planes and rows of 16-float multiples, every load is aligned;
+//     the SIMD kernels then shift their accumulators by one lane between segments instead
+//     of shifting the loads (Horner: ((A_{s-1} >> 1) + A_{s-2}) >> 1 ...). That is exact when
+//     no valid output lane needs a lane past the register tile, i.e. when overread is set,
+//     wq divides q0, n and the kernel's nr, and wq - wout >= shifts - 1 (each tile then holds
+//     whole extended rows whose last shifts - 1 columns are garbage); otherwise they add the
+//     shift to the load address (exact, slower). With shifts > 1, acc_out at garbage columns
+//     (q % wq >= wout) is unspecified: lanes shifted in from past the tile land there.
 //   - acc_in / acc_out (may both be null, or the same buffer) hold partial sums of the
 //     extended grid for pixels [q0, q0 + n), row stride lda >= n; they let the op split the
 //     input channels into cache-sized blocks and run the epilogue only on the last block.
@@ -43,7 +55,7 @@
 namespace sparse_rt::kernels {
 
 #define SPARSE_RT_F32_SPCONV_PARAMS                                                         \
-  int64_t m, int64_t q0, int64_t n, const int32_t *indptr, int64_t ips,                     \
+  int64_t m, int64_t q0, int64_t n, const int32_t *indptr, int64_t ips, int shifts,         \
       const int32_t *offsets, const float *values, const float *x, const float *acc_in,     \
       float *acc_out, int64_t lda, const float *bias, float *y, const float *res,           \
       int64_t ldy, int64_t wq, int64_t wout, float out_min, float out_max, int overread

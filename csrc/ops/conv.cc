@@ -304,6 +304,12 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   return plans_.emplace(std::make_pair(h, w), std::move(plan)).first->second;
 }
 
+DirectConv2d::Layout DirectConv2d::layout(int64_t h, int64_t w) const {
+  p_.check_input(1, p_.in_channels, h, w);
+  const std::shared_ptr<const Plan> plan = plan_for(h, w);
+  return {plan->copy, plan->wq, plan->shifts, plan->blocks};
+}
+
 void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads,
                        const float* res) const {
   p_.check_input(n, p_.in_channels, h, w);

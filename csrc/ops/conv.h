@@ -61,6 +61,15 @@ class DirectConv2d {
   const ConvParams& params() const { return p_; }
   const char* kernel_name() const { return kernel_->name; }
   int rows_per_group() const { return mr_; }
+
+  // How run() lays out an h x w input (made and cached on first use, as by run()).
+  struct Layout {
+    bool copy;               // false: x is read in place
+    int64_t row_pitch;       // floats per (phase) row of the padded copy
+    int shifts;              // > 1: shifted taps (aligned loads; kernels/spconv/spconv.h)
+    int64_t channel_blocks;  // input-channel blocks (partial-sum passes)
+  };
+  Layout layout(int64_t h, int64_t w) const;
   int64_t stored() const { return static_cast<int64_t>(cols_.size()); }  // entries
 
  private:

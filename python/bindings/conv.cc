@@ -107,6 +107,18 @@ void bind_conv(py::module_& m) {
       .def_property_readonly("rows_per_group", &ops::DirectConv2d::rows_per_group)
       .def_property_readonly("stored", &ops::DirectConv2d::stored)
       .def("output_shape", &out_shape<ops::DirectConv2d>, py::arg("n"), py::arg("h"), py::arg("w"))
+      .def(
+          "layout",
+          [](const ops::DirectConv2d& op, int64_t h, int64_t w) {
+            const ops::DirectConv2d::Layout l = op.layout(h, w);
+            py::dict d;
+            d["copy"] = l.copy;
+            d["row_pitch"] = l.row_pitch;
+            d["shifts"] = l.shifts;
+            d["channel_blocks"] = l.channel_blocks;
+            return d;
+          },
+          py::arg("h"), py::arg("w"))
       .def("__call__", &run_conv<ops::DirectConv2d>, py::arg("x"),
            py::arg("residual") = py::none());
 

@@ -329,6 +329,15 @@ class Conv2d:
             raise ValueError(f"x must have shape (N, {self.in_channels}, H, W), got {input_shape}")
         return tuple(self._op.output_shape(n, h, w))
 
+    def layout(self, h: int, w: int) -> dict | None:
+        """How the direct kernels lay out an ``h x w`` input, or None on the oneDNN path:
+        ``copy`` (a padded copy is made, else x is read in place), ``row_pitch`` (floats per
+        row of that copy), ``shifts`` (> 1: shifted taps, every load aligned; see
+        docs/architecture-conv.md) and ``channel_blocks`` (partial-sum passes)."""
+        if not hasattr(self._op, "layout"):
+            return None
+        return dict(self._op.layout(int(h), int(w)))
+
     def __call__(self, x: np.ndarray, residual: np.ndarray | None = None) -> np.ndarray:
         """``act(conv(x, W) + b)``, or with ``residual`` (float32, the output's shape)
         ``act(conv(x, W) + b + residual)``: the add fused into the conv's epilogue."""

@@ -337,3 +337,79 @@ def test_residual_nan_and_bad_shape():
         Conv2d(weight, padding=1)(x, res[:, :3])
     with pytest.raises(ValueError, match="float32"):
         Conv2d(weight, padding=1)(x, res.astype(np.float64))
+
+
+# Shifted taps (kernels/spconv/spconv.h): rows padded to 16-float multiples and column shifts
+# applied to the accumulators. (n, c, o, h, w, k, stride, pad, groups) chosen so the padded
+# row pitch is 16, 32 or 64 floats with 2..5 shifts, plus layouts that must not use them.
+SHIFTED_GEOMETRIES = [
+    (1, 16, 16, 56, 56, 3, 1, 1, 1),   # pitch 64, 3 shifts, 4 whole-row tiles
+    (2, 16, 24, 28, 28, 3, 1, 1, 1),   # pitch 32
+    (1, 16, 16, 14, 14, 3, 1, 1, 1),   # pitch 16 (already), all taps aligned now
+    (1, 8, 16, 13, 11, 3, 1, 1, 1),    # pitch 16, w < h
+    (1, 16, 16, 56, 56, 3, 2, 1, 1),   # stride 2: phase rows of 29 -> pitch 32, 2 shifts
+    (1, 8, 8, 12, 12, 5, 1, 2, 1),     # 5x5: 5 shifts
+    (1, 16, 16, 14, 14, 3, 1, 1, 16),  # depthwise
+    (1, 16, 32, 28, 28, 3, 1, 1, 2),   # grouped
+]
+
+
+def expected_shifts(geom, isa):
+    n, c, o, h, w, k, stride, pad, groups = geom
+    pitch = -(-(w + 2 * pad) // stride)
+    pitch16 = -(-pitch // 16) * 16
+    nr = {"avx512": 64, "avx2": 32}.get(isa, 1)  # the CSR kernel's pixels per register tile
+    ok = (k - 1) // stride >= 1 and nr % pitch16 == 0 and 4 * pitch16 <= 5 * pitch
+    return ((k - 1) // stride + 1, pitch16) if ok else (1, pitch)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_shifted_taps_layout(isa):
+    """Which inputs get shifted taps: a 3x3 at 56, 28, 14 (AVX-512), not 7x7 inputs (the
+    padding would add 78% more pixels), not 1x1, not with SPARSE_RT_CONV_SHIFTED=0."""
+    w = np.ones((16, 16, 3, 3), np.float32)
+    with runtime(isa, 1):
+        for size, stride in [(56, 1), (28, 1), (14, 1), (7, 1), (56, 2)]:
+            lay = Conv2d(w, padding=1, stride=stride, format="csr").layout(size, size)
+            want_shifts, want_pitch = expected_shifts((1, 16, 16, size, size, 3, stride, 1, 1), isa)
+            assert (lay["shifts"], lay["row_pitch"]) == (want_shifts, want_pitch), (size, stride, lay)
+        assert Conv2d(np.ones((16, 16, 1, 1), np.float32), format="csr").layout(56, 56)["shifts"] == 1
+    if isa == "avx512":
+        assert Conv2d(w, padding=1, format="csr").layout(56, 56)["shifts"] == 3
+        assert Conv2d(w, padding=1, format="csr").layout(7, 7) == dict(
+            copy=True, row_pitch=9, shifts=1, channel_blocks=1)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("geom", SHIFTED_GEOMETRIES, ids=str)
+def test_shifted_taps_match_torch(monkeypatch, isa, geom):
+    """Every format, 1 and 2 threads, one and several channel blocks, with a residual: the same
+    answer as torch, with shifted taps on where expected_shifts says so (and off by env)."""
+    n, c, o, h, w, k, stride, pad, groups = geom
+    weight, bias, x = make_case(11, *geom, 0.7)
+    ref = torch_conv(x, weight, bias, stride, pad, groups, None)
+    res = np.random.default_rng(3).standard_normal(ref.shape).astype(np.float32)
+    ref_res = np.maximum(ref + res, 0.0)
+    for cblock, shifted in [(None, "1"), ("4", "1"), (None, "0")]:
+        if cblock:
+            monkeypatch.setenv("SPARSE_RT_CONV_CBLOCK", cblock)
+        else:
+            monkeypatch.delenv("SPARSE_RT_CONV_CBLOCK", raising=False)
+        monkeypatch.setenv("SPARSE_RT_CONV_SHIFTED", shifted)
+        for fmt, block in formats_for(geom):
+            for threads in THREADS:
+                with runtime(isa, threads):
+                    layer = Conv2d(weight, bias, stride=stride, padding=pad, groups=groups,
+                                   format=fmt, block=block)
+                    lay = layer.layout(h, w)
+                    y = layer(x)
+                    relu = Conv2d(weight, bias, stride=stride, padding=pad, groups=groups,
+                                  format=fmt, block=block, activation="relu")
+                    y_res = relu(x, res)
+                case = dict(geom=geom, format=fmt, block=block, isa=isa, threads=threads,
+                            cblock=cblock, layout=lay, kernel=layer.kernel)
+                check(y, ref, case)
+                check(y_res, ref_res, case)
+                if fmt == "csr":
+                    want = expected_shifts(geom, isa)[0] if shifted == "1" else 1
+                    assert lay["shifts"] == want, case

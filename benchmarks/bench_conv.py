@@ -98,6 +98,13 @@ CASES = [
 ]
 
 
+def kernel_used(layer, shape) -> str:
+    """The kernel that runs this shape (a shifted-taps layout may take a wider tile than the
+    layer's default ``.kernel``)."""
+    lay = layer.layout(shape.size, shape.size)
+    return lay["kernel"] if lay else layer.kernel
+
+
 @pytest.mark.parametrize("shape,batch,sparsity", CASES)
 def test_conv(benchmark, shape, batch, sparsity):
     set_threads(THREADS)
@@ -107,7 +114,7 @@ def test_conv(benchmark, shape, batch, sparsity):
     t = benchmark.stats.stats.median
     flops = 2.0 * shape.macs(batch)
     benchmark.extra_info.update(
-        kernel=layer.kernel, isa=sparse_rt.get_isa(), threads=THREADS, density=density,
+        kernel=kernel_used(layer, shape), isa=sparse_rt.get_isa(), threads=THREADS, density=density,
         useful_gflops=flops * density / t / 1e9, dense_equiv_gflops=flops / t / 1e9,
         torch_ms=t_torch * 1e3, speedup_vs_torch=t_torch / t,
     )
@@ -140,7 +147,7 @@ def table(batches, threads: int, sparsities, shapes, stat=np.median, budget: flo
                 t, tt = interleaved([ours, theirs], budget_s=budget * (1 if batch == 1 else 2),
                                     stat=stat)
                 flops = 2.0 * shape.macs(batch)
-                print(f"| {shape.name} | {batch} | {sp} | {layer.kernel} | {tt * 1e3:.3f} | "
+                print(f"| {shape.name} | {batch} | {sp} | {kernel_used(layer, shape)} | {tt * 1e3:.3f} | "
                       f"{t * 1e3:.3f} | {tt / t:.2f} | {flops * density / t / 1e9:.0f} | "
                       f"{flops / t / 1e9:.0f} |", flush=True)
 

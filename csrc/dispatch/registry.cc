@@ -135,6 +135,16 @@ const SpconvKernel& select_spconv(base::Isa isa, int mr) {
   return *best;
 }
 
+const SpconvKernel* select_spconv_rows(const SpconvKernel& base, int64_t pitch) {
+  const SpconvKernel* best = nullptr;
+  if (pitch <= 0) return best;
+  for (const SpconvKernel& k : spconv_kernels())
+    if (k.mr == base.mr && k.isa == base.isa && k.nr % 16 == 0 && k.nr % pitch == 0 &&
+        (!best || k.nr > best->nr))
+      best = &k;
+  return best;
+}
+
 const BsrmmKernel& select_bsrmm(base::Isa isa, int br, int bc, int64_t n) {
   auto shape = [&](const BsrmmKernel& k) { return k.br == br && k.bc == bc; };
   const BsrmmKernel* k;

@@ -71,7 +71,14 @@ using SpconvKernel = KernelInfo<kernels::F32SpconvFn>;
 // Every built direct sparse-convolution kernel, in list order (usable or not on this CPU).
 const std::vector<SpconvKernel>& spconv_kernels();
 
-// The spconv kernel with row-group size `mr` (1, 4 or 8) for the best path <= `isa`.
+// The spconv kernel with row-group size `mr` (1, 4 or 8) for the best path <= `isa`: the first
+// listed for that path.
 const SpconvKernel& select_spconv(base::Isa isa, int mr);
+
+// For shifted taps (kernels/spconv/spconv.h): the kernel of `base`'s ISA and row-group size with
+// the largest register tile (nr, a multiple of 16) that holds whole rows of `pitch` floats, or
+// null when none does. Measured: the 128-pixel AVX-512 tile is 6-8% faster than the 64-pixel one
+// on shifted 3x3 layers, and slower on 1x1 layers (docs/architecture-conv.md).
+const SpconvKernel* select_spconv_rows(const SpconvKernel& base, int64_t pitch);
 
 }  // namespace sparse_rt::dispatch

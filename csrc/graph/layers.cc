@@ -185,7 +185,9 @@ class FastConvLayer : public Layer {
                 int64_t h, int64_t w, Act act, bool residual, int64_t out_numel, int64_t flops)
       : direct_(std::move(direct)), dnnl_(std::move(dnnl)), h_(h), w_(w), act_(act),
         residual_(residual), out_numel_(out_numel), flops_(flops) {}
-  const char* kernel() const { return direct_ ? direct_->kernel_name() : dnnl_->kernel_name(); }
+  const char* kernel() const {
+    return direct_ ? direct_->kernel_name(h_, w_) : dnnl_->kernel_name();
+  }
   void run(const float* const* ins, float* y, int64_t batch, float*, int threads) const override {
     const int t = threads_for(flops_ * batch, threads);
     const float* res = residual_ ? ins[1] : nullptr;

@@ -205,6 +205,45 @@ std::unique_ptr<DirectConv2d> DirectConv2d::dense(const float* w, const ConvPara
   return op;
 }
 
+void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
+  const int64_t sh = p_.stride_h, sw = p_.stride_w;
+  // Copy unless the conv is stride 1 without padding; tiny planes are copied anyway so the
+  // kernels may over-read their tails instead of using (slow) masked loads.
+  plan.copy = !(sh == 1 && sw == 1 && p_.pad_h == 0 && p_.pad_w == 0) || h * w < 128;
+  if (plan.copy) {
+    const int64_t hp = h + 2 * p_.pad_h, wp = w + 2 * p_.pad_w;
+    plan.hq = (hp + sh - 1) / sh;
+    plan.wq = (wp + sw - 1) / sw;
+    plan.phases_r = std::min(sh, p_.kh);
+    plan.phases_c = std::min(sw, p_.kw);
+  } else {
+    plan.hq = h;
+    plan.wq = w;
+    plan.phases_r = plan.phases_c = 1;
+  }
+  // Shifted taps: a tap's column shift kx / sw goes to the kernel, which moves its
+  // accumulators instead of its loads, so with rows padded to a 16-float multiple every load
+  // is aligned (a load across two cache lines costs the L1 an extra access; see
+  // docs/architecture-conv.md). The kernels need whole rows per register tile (wq divides
+  // nr: the plan takes the kernel with the largest such tile); the padding may add at most a
+  // quarter more pixels. SPARSE_RT_CONV_SHIFTED=0 turns it off.
+  const int shifts = static_cast<int>((p_.kw - 1) / sw + 1);
+  const int64_t wq16 = (plan.wq + 15) / 16 * 16;
+  const char* shifted_env = std::getenv("SPARSE_RT_CONV_SHIFTED");
+  const dispatch::SpconvKernel* rows_kernel = dispatch::select_spconv_rows(*kernel_, wq16);
+  const bool shifted = plan.copy && shifts > 1 && rows_kernel && 4 * wq16 <= 5 * plan.wq &&
+                       !(shifted_env && std::string(shifted_env) == "0");
+  plan.kernel = shifted ? rows_kernel : kernel_;
+  if (shifted) plan.wq = wq16;
+  plan.shifts = shifted ? shifts : 1;
+}
+
+const char* DirectConv2d::kernel_name(int64_t h, int64_t w) const {
+  Plan plan;
+  shape_plan(h, w, plan);
+  return plan.kernel->name;
+}
+
 std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int64_t w) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -212,35 +251,8 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
     if (it != plans_.end()) return it->second;
   }
   auto plan = std::make_shared<Plan>();
+  shape_plan(h, w, *plan);
   const int64_t sh = p_.stride_h, sw = p_.stride_w;
-  // Copy unless the conv is stride 1 without padding; tiny planes are copied anyway so the
-  // kernels may over-read their tails instead of using (slow) masked loads.
-  plan->copy = !(sh == 1 && sw == 1 && p_.pad_h == 0 && p_.pad_w == 0) || h * w < 128;
-  if (plan->copy) {
-    const int64_t hp = h + 2 * p_.pad_h, wp = w + 2 * p_.pad_w;
-    plan->hq = (hp + sh - 1) / sh;
-    plan->wq = (wp + sw - 1) / sw;
-    plan->phases_r = std::min(sh, p_.kh);
-    plan->phases_c = std::min(sw, p_.kw);
-  } else {
-    plan->hq = h;
-    plan->wq = w;
-    plan->phases_r = plan->phases_c = 1;
-  }
-  // Shifted taps: a tap's column shift kx / sw goes to the kernel, which moves its
-  // accumulators instead of its loads, so with rows padded to a 16-float multiple every load
-  // is aligned (a load across two cache lines costs the L1 an extra access; see
-  // docs/architecture-conv.md). The kernels need whole rows per register tile (wq divides
-  // nr); the padding may add at most a quarter more pixels. SPARSE_RT_CONV_SHIFTED=0 turns
-  // it off.
-  const int shifts = static_cast<int>((p_.kw - 1) / sw + 1);
-  const int64_t wq16 = (plan->wq + 15) / 16 * 16;
-  const char* shifted_env = std::getenv("SPARSE_RT_CONV_SHIFTED");
-  const bool shifted = plan->copy && shifts > 1 && kernel_->nr % 16 == 0 &&
-                       kernel_->nr % wq16 == 0 && 4 * wq16 <= 5 * plan->wq &&
-                       !(shifted_env && std::string(shifted_env) == "0");
-  if (shifted) plan->wq = wq16;
-  plan->shifts = shifted ? shifts : 1;
   // Planes start on 64-byte boundaries so 1x1 (and kx = 0) taps load aligned vectors.
   plan->plane = plan->copy ? (plan->hq * plan->wq + 15) / 16 * 16 : plan->hq * plan->wq;
   const int64_t phases = plan->phases_r * plan->phases_c;
@@ -253,12 +265,13 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   // Pixel tile and input-channel blocking (see docs/architecture-conv.md).
   const int64_t ext = (p_.out_h(h) - 1) * plan->wq + p_.out_w(w);
   plan->tile = std::min(ext, env_int("SPARSE_RT_CONV_TILE", 256));
-  // Input channels per block: the channels whose input window for one 64-pixel chunk fits in
-  // ~24 KiB (L1), but at least enough for ~32 entries per row group and block, so the
-  // partial-sum passes stay cheap (measured: -5..-9% time on 3x3 64@56^2, 3x3 512@7^2,
-  // 1x1 2048@7^2 at s = 0.9).
+  // Input channels per block: the channels whose input window for one register tile (at
+  // least 64 pixels) fits in ~24 KiB (L1), but at least enough for ~32 entries per row group
+  // and block, so the partial-sum passes stay cheap (measured: -5..-9% time on 3x3 64@56^2,
+  // 3x3 512@7^2, 1x1 2048@7^2 at s = 0.9).
   const int64_t span = (p_.kh - 1) / sh * plan->wq + (p_.kw - 1) / sw;
-  const int64_t window = phases * (64 + span) * static_cast<int64_t>(sizeof(float));
+  const int64_t chunk = std::max<int64_t>(64, plan->kernel->nr);
+  const int64_t window = phases * (chunk + span) * static_cast<int64_t>(sizeof(float));
   const double per_channel = static_cast<double>(cols_.size()) /
                              std::max<int64_t>(1, ngroups * cg);  // entries per channel, group
   const int64_t min_cb = static_cast<int64_t>(32.0 / std::max(per_channel, 1e-9)) + 1;
@@ -307,7 +320,7 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
 DirectConv2d::Layout DirectConv2d::layout(int64_t h, int64_t w) const {
   p_.check_input(1, p_.in_channels, h, w);
   const std::shared_ptr<const Plan> plan = plan_for(h, w);
-  return {plan->copy, plan->wq, plan->shifts, plan->blocks};
+  return {plan->kernel->name, plan->copy, plan->wq, plan->shifts, plan->blocks};
 }
 
 void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads,
@@ -428,7 +441,7 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       }
       const int64_t r0 = g0 * mr_;
       for (int64_t b = 0; b < blocks; ++b)
-        kernel_->fn((g1 - g0) * mr_, q0, len, plan->blockptr.data() + g0 * ips + b * shifts, ips,
+        plan->kernel->fn((g1 - g0) * mr_, q0, len, plan->blockptr.data() + g0 * ips + b * shifts, ips,
                     static_cast<int>(shifts), plan->offsets.data(), values, xin,
                     b > 0 ? part : nullptr, b + 1 < blocks ? part : nullptr, tile_px,
                     bias ? bias + r0 : nullptr, y + img * image_out + r0 * hout * wout,

@@ -59,11 +59,14 @@ class DirectConv2d {
            const float* res = nullptr) const;
 
   const ConvParams& params() const { return p_; }
+  // The default kernel; an input shape with shifted taps may run another (layout()).
   const char* kernel_name() const { return kernel_->name; }
+  const char* kernel_name(int64_t h, int64_t w) const;  // cheap: makes no plan
   int rows_per_group() const { return mr_; }
 
   // How run() lays out an h x w input (made and cached on first use, as by run()).
   struct Layout {
+    const char* kernel;      // the spconv kernel that runs it
     bool copy;               // false: x is read in place
     int64_t row_pitch;       // floats per (phase) row of the padded copy
     int shifts;              // > 1: shifted taps (aligned loads; kernels/spconv/spconv.h)
@@ -80,6 +83,7 @@ class DirectConv2d {
     // so that every load is aligned and taps differ only by a column shift; the entries of
     // each row group and block are then reordered by shift (values too, in `values`).
     int shifts;
+    const dispatch::SpconvKernel* kernel;       // the op's, or one with whole-row tiles
     std::vector<int32_t> offsets;               // per stored entry, in the plan's order
     std::vector<float> values;                  // empty: the op's order (values_)
     int64_t tile;                               // extended pixels per task
@@ -88,6 +92,8 @@ class DirectConv2d {
   };
   DirectConv2d(const ConvParams& p, std::vector<float> bias, int mr);
   void finish();
+  // The plan's geometry, kernel and shifts (no offsets, no checks): cheap.
+  void shape_plan(int64_t h, int64_t w, Plan& plan) const;
   std::shared_ptr<const Plan> plan_for(int64_t h, int64_t w) const;
 
   ConvParams p_;

@@ -103,7 +103,7 @@ void bind_conv(py::module_& m) {
             return ops::DirectConv2d::dense(w.data(), p, to_vector(bias, "bias"));
           },
           py::arg("weight"), py::arg("geometry"), py::arg("bias"))
-      .def_property_readonly("kernel", &ops::DirectConv2d::kernel_name)
+      .def_property_readonly("kernel", [](const ops::DirectConv2d& op) { return op.kernel_name(); })
       .def_property_readonly("rows_per_group", &ops::DirectConv2d::rows_per_group)
       .def_property_readonly("stored", &ops::DirectConv2d::stored)
       .def("output_shape", &out_shape<ops::DirectConv2d>, py::arg("n"), py::arg("h"), py::arg("w"))
@@ -112,6 +112,7 @@ void bind_conv(py::module_& m) {
           [](const ops::DirectConv2d& op, int64_t h, int64_t w) {
             const ops::DirectConv2d::Layout l = op.layout(h, w);
             py::dict d;
+            d["kernel"] = l.kernel;
             d["copy"] = l.copy;
             d["row_pitch"] = l.row_pitch;
             d["shifts"] = l.shifts;

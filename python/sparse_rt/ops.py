@@ -331,7 +331,9 @@ class Conv2d:
 
     def layout(self, h: int, w: int) -> dict | None:
         """How the direct kernels lay out an ``h x w`` input, or None on the oneDNN path:
-        ``copy`` (a padded copy is made, else x is read in place), ``row_pitch`` (floats per
+        ``kernel`` (the one that runs it: ``.kernel`` is the default, a layout with shifted
+        taps may take a larger tile), ``copy`` (a padded copy is made, else x is read in
+        place), ``row_pitch`` (floats per
         row of that copy), ``shifts`` (> 1: shifted taps, every load aligned; see
         docs/architecture-conv.md) and ``channel_blocks`` (partial-sum passes)."""
         if not hasattr(self._op, "layout"):

@@ -182,6 +182,7 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
   m, q0, n, indptr, ips, shifts, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
       out_min, out_max, overread
 void f32_spconv_1x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
+void f32_spconv_1x128__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 8>(SPARSE_RT_ARGS); }
 void f32_spconv_4x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_8x32__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 2>(SPARSE_RT_ARGS); }
 #undef SPARSE_RT_ARGS

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
       std::vector<float> x(1024 + 1024 + 64, 1.0f), y(static_cast<size_t>(groups) * k.mr * n);
       auto run = [&] {
         k.fn(groups * k.mr, 0, n, indptr.data(), 1, 1, offsets.data(), values.data(), x.data(),
-             nullptr, nullptr, n, nullptr, y.data(), n, n, n, -inf, inf, 1);
+             nullptr, nullptr, n, nullptr, y.data(), nullptr, n, n, n, -inf, inf, 1);
       };
       run();
       const auto t0 = std::chrono::steady_clock::now();

@@ -160,17 +160,21 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
       mask[k] = lanes_below(len - 16 * k);
       if (!acc_out) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);
     }
-    if (horner) {  // whole rows per tile; a short last tile over-reads
+    constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
+    if (horner && (len > 16 * kHalf || (16 * kHalf) % wq != 0)) {
+      // Whole rows per tile; a short last tile over-reads fewer than 16 * kHalf <= 64 floats
+      // (len > 16 * kHalf; otherwise wq, a power-of-2 multiple of 16 dividing kNr but not
+      // the half tile, equals kNr and the tile is full).
       for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, true>(a, g, q, mask, plan);
+    } else if (horner) {
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, true>(a, g, q, mask, plan);
     } else if (len == kNr || (overread && len > 16 * (K / 2))) {
       for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, false>(a, g, q, mask, plan);
     } else if (overread) {
-      constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
       for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, false>(a, g, q, mask, plan);
     } else if (K > 1 && len > 16 * (K / 2)) {
       for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true, false>(a, g, q, mask, plan);
     } else {
-      constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
       for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true, false>(a, g, q, mask, plan);
     }
   }

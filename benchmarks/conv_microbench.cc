@@ -1,10 +1,9 @@
 // C++ timing loop over ops::DirectConv2d::run without Python or torch in the process (one
 // OpenMP runtime only): the fastest of `reps` calls, for 1 -> 2 thread scaling and kernel
-// experiments. Build against a C++ build tree (e.g. build/test), from the repository root:
+// experiments. Built with the C++ tests (tests/cpp/CMakeLists.txt), e.g.
 //
-//   g++ -O2 -std=c++17 -fopenmp -Icsrc -Icsrc/include benchmarks/conv_microbench.cc \
-//       build/test/libsparse_rt.a -L<oneDNN lib dir> -ldnnl -lopenblas -o conv_microbench
-//   ./conv_microbench C O H k stride sparsity threads [reps]
+//   cmake -S . -B build/cpp -G Ninja -DSPARSE_RT_BUILD_TESTS=ON && cmake --build build/cpp
+//   build/cpp/tests/cpp/conv_microbench C O H k stride sparsity threads [reps]
 //
 // Environment: BATCH=n (default 1), DENSE=1 (dense weights through DirectConv2d::dense),
 // PAD0=1 (no padding; default k/2).
@@ -58,7 +57,7 @@ int main(int argc, char** argv) {
   const double useful = 2.0 * csr.nnz() * ho * ho * n;
   std::printf("%s %dx%d %d->%d @%d s%d sparsity %.2f batch %d threads %d: min %.3f ms, median "
               "%.3f ms, useful %.1f GFLOP/s (min)\n",
-              conv->kernel_name(), k, k, c, o, h, s, sparsity, n, threads, ts[0] * 1e3,
+              conv->kernel_name(h, h), k, k, c, o, h, s, sparsity, n, threads, ts[0] * 1e3,
               ts[ts.size() / 2] * 1e3, useful / ts[0] / 1e9);
   return 0;
 }

@@ -3,14 +3,14 @@
 // an offset that is 64-byte aligned or not. It shows what bounds the unstructured (MR = 1)
 // kernels: one vector load per FMA, so the L1 load ports, and a load that straddles two cache
 // lines costs a third access (docs/architecture-conv.md, "What bounds the CSR kernels").
-// Build against a C++ build tree, from the repository root:
+// Built with the C++ tests (tests/cpp/CMakeLists.txt), e.g.
 //
-//   g++ -O2 -std=c++17 -fopenmp -Icsrc -Icsrc/include benchmarks/spconv_ceiling.cc \
-//       build/test/libsparse_rt.a -L<oneDNN lib dir> -ldnnl -lopenblas -o spconv_ceiling
-//   ./spconv_ceiling [entries per row group (36)] [reps (100000)]
+//   cmake -S . -B build/cpp -G Ninja -DSPARSE_RT_BUILD_TESTS=ON && cmake --build build/cpp
+//   build/cpp/tests/cpp/spconv_ceiling [entries per row group (36)] [reps (100000)]
 //
 // Prints, per built kernel usable on this CPU and per offset pattern, the useful GFLOP/s.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -43,9 +43,11 @@ int main(int argc, char** argv) {
                                                : static_cast<int32_t>(rng() % 1024);
       }
       std::vector<float> values(offsets.size() * k.mr, 0.01f);
-      std::vector<float> x(1024 + 1024 + 64, 1.0f), y(static_cast<size_t>(groups) * k.mr * n);
+      // x 64-byte aligned, so that "aligned" offsets (multiples of 16 floats) are.
+      std::vector<float> xbuf(1024 + 1024 + 64 + 16, 1.0f), y(static_cast<size_t>(groups) * k.mr * n);
+      float* const x0 = xbuf.data() + (64 - reinterpret_cast<uintptr_t>(xbuf.data()) % 64) % 64 / 4;
       auto run = [&] {
-        k.fn(groups * k.mr, 0, n, indptr.data(), 1, 1, offsets.data(), values.data(), x.data(),
+        k.fn(groups * k.mr, 0, n, indptr.data(), 1, 1, offsets.data(), values.data(), x0,
              nullptr, nullptr, n, nullptr, y.data(), nullptr, n, n, n, -inf, inf, 1);
       };
       run();

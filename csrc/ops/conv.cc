@@ -263,7 +263,8 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   const int64_t taps = p_.kh * p_.kw;
   const int64_t ngroups = static_cast<int64_t>(indptr_.size()) - 1;
   // Pixel tile and input-channel blocking (see docs/architecture-conv.md).
-  const int64_t ext = (p_.out_h(h) - 1) * plan->wq + p_.out_w(w);
+  const int64_t ext = plan->shifts > 1 ? p_.out_h(h) * plan->wq  // whole rows (run())
+                                       : (p_.out_h(h) - 1) * plan->wq + p_.out_w(w);
   plan->tile = std::min(ext, env_int("SPARSE_RT_CONV_TILE", 256));
   // Input channels per block: the channels whose input window for one register tile (at
   // least 64 pixels) fits in ~24 KiB (L1), but at least enough for ~32 entries per row group
@@ -301,7 +302,8 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
     int64_t next_seg = 0;
     for (size_t i = 0; i < order.size(); ++i) {
       const int32_t e = order[i], at = indptr_[g] + static_cast<int32_t>(i);
-      for (const int64_t sg = segment(e); next_seg <= sg; ++next_seg) plan->blockptr[g * ips + next_seg] = at;
+      for (const int64_t sg = segment(e); next_seg <= sg; ++next_seg)
+        plan->blockptr[g * ips + next_seg] = at;
       const int64_t col = cols_[e], ci = channel_base + col / taps, t = col % taps;
       const int64_t ky = t / p_.kw, kx = t % p_.kw;
       const int64_t phase = (ky % sh) * plan->phases_c + kx % sw;
@@ -309,7 +311,8 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
       plan->offsets[at] = static_cast<int32_t>((ci * phases + phase) * plan->plane +
                                                (ky / sh) * plan->wq + kx / sw - shift);
       if (plan->shifts > 1)
-        std::copy_n(values_.begin() + int64_t{e} * mr_, mr_, plan->values.begin() + int64_t{at} * mr_);
+        std::copy_n(values_.begin() + int64_t{e} * mr_, mr_,
+                    plan->values.begin() + int64_t{at} * mr_);
     }
     for (; next_seg <= nseg; ++next_seg) plan->blockptr[g * ips + next_seg] = indptr_[g + 1];
   }
@@ -441,7 +444,8 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       }
       const int64_t r0 = g0 * mr_;
       for (int64_t b = 0; b < blocks; ++b)
-        plan->kernel->fn((g1 - g0) * mr_, q0, len, plan->blockptr.data() + g0 * ips + b * shifts, ips,
+        plan->kernel->fn((g1 - g0) * mr_, q0, len,
+                    plan->blockptr.data() + g0 * ips + b * shifts, ips,
                     static_cast<int>(shifts), plan->offsets.data(), values, xin,
                     b > 0 ? part : nullptr, b + 1 < blocks ? part : nullptr, tile_px,
                     bias ? bias + r0 : nullptr, y + img * image_out + r0 * hout * wout,

@@ -83,8 +83,8 @@ void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_
   const float sentinel = -777.0f;
   std::vector<float> y_ref(static_cast<size_t>(m * ldy), sentinel), y(y_ref);
   std::vector<float> acc_ref(acc), acc_out(acc);
-  reference_for(mr).fn(m, c.q0, c.n, indptr.data(), ips, c.shifts, offsets.data(), values.data(), x.data(),
-                       c.partial_in ? acc.data() : nullptr,
+  reference_for(mr).fn(m, c.q0, c.n, indptr.data(), ips, c.shifts, offsets.data(), values.data(),
+                       x.data(), c.partial_in ? acc.data() : nullptr,
                        c.partial_out ? acc_ref.data() : nullptr, c.lda,
                        c.with_bias ? bias.data() : nullptr, y_ref.data(), resp, ldy, c.wq, c.wout,
                        c.lo, c.hi, 0);

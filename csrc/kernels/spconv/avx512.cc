@@ -106,7 +106,8 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
     if (kHorner && j + 1 < a.shifts)  // lane l takes lane l + 1 (the last lane takes 0)
       for (int r = 0; r < MR; ++r) {
         for (int k = 0; k < K; ++k) {
-          const __m512i next = k + 1 < K ? _mm512_castps_si512(acc[r][k + 1]) : _mm512_setzero_si512();
+          const __m512i next =
+              k + 1 < K ? _mm512_castps_si512(acc[r][k + 1]) : _mm512_setzero_si512();
           acc[r][k] = _mm512_castsi512_ps(
               _mm512_alignr_epi32(next, _mm512_castps_si512(acc[r][k]), 1));
         }

@@ -70,11 +70,17 @@ inline void plan_store(StorePlan& sp, int64_t q, __mmask16 live, int64_t wq, int
   }
 }
 
-// kTail: masked input loads. kHorner: shifted taps by moving the accumulators (spconv.h), only
-// when each tile holds whole extended rows.
-template <int MR, int K, bool kTail, bool kHorner>
+// How a tile applies the segments' column shifts (spconv.h): kPlain, one segment (shifts ==
+// 1); kByAddress, added to the load address; kHorner, by moving the accumulators one lane
+// between segments (only when each tile holds whole extended rows).
+enum ShiftMode { kPlain, kByAddress, kHornerShift };
+
+// kTail: masked input loads.
+template <int MR, int K, bool kTail, int kShift>
 inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
                  const StorePlan* plan) {
+  constexpr bool kHorner = kShift == kHornerShift;
+  const int nseg = kShift == kPlain ? 1 : a.shifts;
   __m512 acc[MR][K];
   if (a.acc_in && !kHorner) {
     for (int r = 0; r < MR; ++r) {
@@ -90,8 +96,8 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
   }
   const float* xq = a.x + q;
   const int32_t* seg = a.indptr + g * a.ips;
-  for (int j = 0; j < a.shifts; ++j) {
-    const float* xs = xq + (kHorner ? 0 : a.shifts - 1 - j);
+  for (int j = 0; j < nseg; ++j) {
+    const float* xs = xq + (kShift == kByAddress ? a.shifts - 1 - j : 0);
     for (int32_t p = seg[j], pe = seg[j + 1]; p < pe; ++p) {
       const float* xp = xs + a.offsets[p];
       const float* w = a.values + int64_t{p} * MR;
@@ -103,7 +109,7 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
         for (int k = 0; k < K; ++k) acc[r][k] = _mm512_fmadd_ps(wb, xv[k], acc[r][k]);
       }
     }
-    if (kHorner && j + 1 < a.shifts)  // lane l takes lane l + 1 (the last lane takes 0)
+    if (kHorner && j + 1 < nseg)  // lane l takes lane l + 1 (the last lane takes 0)
       for (int r = 0; r < MR; ++r) {
         for (int k = 0; k < K; ++k) {
           const __m512i next =
@@ -144,6 +150,22 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
   }
 }
 
+// Every row group over one pixel chunk of `len` (<= 16 * K) pixels at q, without Horner.
+template <int MR, int K, int kShift>
+void tiles(const Args& a, int64_t m, int64_t q, int64_t len, int overread, const __mmask16* mask,
+           const StorePlan* plan) {
+  constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
+  if (len == 16 * K || (overread && len > 16 * (K / 2))) {
+    for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, kShift>(a, g, q, mask, plan);
+  } else if (overread) {
+    for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, kShift>(a, g, q, mask, plan);
+  } else if (K > 1 && len > 16 * (K / 2)) {
+    for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true, kShift>(a, g, q, mask, plan);
+  } else {
+    for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true, kShift>(a, g, q, mask, plan);
+  }
+}
+
 template <int MR, int K>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
   const Args a{indptr, ips,  shifts, offsets, values, x,    acc_in, acc_out,
@@ -166,17 +188,13 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
       // Whole rows per tile; a short last tile over-reads fewer than 16 * kHalf <= 64 floats
       // (len > 16 * kHalf; otherwise wq, a power-of-2 multiple of 16 dividing kNr but not
       // the half tile, equals kNr and the tile is full).
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, true>(a, g, q, mask, plan);
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, kHornerShift>(a, g, q, mask, plan);
     } else if (horner) {
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, true>(a, g, q, mask, plan);
-    } else if (len == kNr || (overread && len > 16 * (K / 2))) {
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, false>(a, g, q, mask, plan);
-    } else if (overread) {
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, false>(a, g, q, mask, plan);
-    } else if (K > 1 && len > 16 * (K / 2)) {
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true, false>(a, g, q, mask, plan);
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, kHornerShift>(a, g, q, mask, plan);
+    } else if (shifts > 1) {
+      tiles<MR, K, kByAddress>(a, m, q, len, overread, mask, plan);
     } else {
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true, false>(a, g, q, mask, plan);
+      tiles<MR, K, kPlain>(a, m, q, len, overread, mask, plan);
     }
   }
 }

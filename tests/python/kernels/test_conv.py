@@ -361,7 +361,8 @@ def expected_shifts(geom, isa):
     pitch = -(-(w + 2 * pad) // stride)
     pitch16 = -(-pitch // 16) * 16
     nr = {"avx512": 128, "avx2": 32}.get(isa, 1)  # largest CSR register tile of the ISA
-    ok = (k - 1) // stride >= 1 and nr % pitch16 == 0 and 4 * pitch16 <= 5 * pitch
+    growth4 = 5 if isa == "avx512" else 4  # AVX2: only rows that need no widening
+    ok = (k - 1) // stride >= 1 and nr % pitch16 == 0 and 4 * pitch16 <= growth4 * pitch
     return ((k - 1) // stride + 1, pitch16) if ok else (1, pitch)
 
 

@@ -312,9 +312,9 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
       const int64_t col = cols_[e], ci = channel_base + col / taps, t = col % taps;
       const int64_t ky = t / p_.kw, kx = t % p_.kw;
       const int64_t phase = (ky % sh) * plan->phases_c + kx % sw;
-      const int64_t shift = plan->shifts > 1 ? kx / sw : 0;  // the kernel adds it
+      const int64_t dx = plan->shifts > 1 ? 0 : kx / sw;  // shifted taps: the kernel adds it
       plan->offsets[at] = static_cast<int32_t>((ci * phases + phase) * plan->plane +
-                                               (ky / sh) * plan->wq + kx / sw - shift);
+                                               (ky / sh) * plan->wq + dx);
       if (plan->shifts > 1)
         std::copy_n(values_.begin() + int64_t{e} * mr_, mr_,
                     plan->values.begin() + int64_t{at} * mr_);

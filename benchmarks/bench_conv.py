@@ -8,7 +8,8 @@ Each case records useful GFLOP/s (non-zero multiply-adds only) and dense-equival
 the ISA path, the thread count and torch's time measured in the same process as a ratio.
 ``--table`` prints the markdown table kept in benchmarks/README.md (medians of repeats taken in
 alternating blocks: 5 x ours, 5 x torch, ...; with ``--stat min`` the fastest repeat instead,
-which is steadier on a shared, loaded machine).
+which is steadier on a shared, loaded machine). ``--cold`` evicts the caches before every
+timed call, so weights and input come from DRAM as they do inside a model.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def make(shape, batch: int, sparsity: float, seed: int = 0):
 
 
 def interleaved(fns, budget_s: float = 1.0, min_reps: int = 10, max_reps: int = 300,
-                stat=np.median, block: int = 5):
+                stat=np.median, block: int = 5, before=None):
     """`stat` (default the median) of each fn's seconds, in alternating blocks of `block` runs.
+    ``before`` (untimed) runs ahead of every timed call: see `evict_caches`.
 
     Blocks rather than strict alternation: torch ships its own OpenMP runtime, whose idle
     threads spin for a while after each call and steal the cores from ours (and vice versa);
@@ -78,10 +80,24 @@ def interleaved(fns, budget_s: float = 1.0, min_reps: int = 10, max_reps: int = 
         for i, f in enumerate(fns):
             f()
             for _ in range(block):
+                if before is not None:
+                    before()
                 t0 = time.perf_counter()
                 f()
                 times[i].append(time.perf_counter() - t0)
     return [float(stat(t)) for t in times]
+
+
+_EVICT = None
+
+
+def evict_caches() -> None:
+    """Write 64 MiB (twice the L3) so that the next call finds its weights and input in DRAM,
+    as a layer inside a model does (every other layer's data ran through the caches since)."""
+    global _EVICT
+    if _EVICT is None:
+        _EVICT = np.zeros(16 << 20, np.float32)
+    _EVICT += 1.0
 
 
 def set_threads(n: int) -> None:
@@ -131,10 +147,11 @@ def test_thread_scaling_batch16(benchmark, shape):
     benchmark.extra_info.update(t1_ms=t1 * 1e3, scaling=t1 / benchmark.stats.stats.median)
 
 
-def table(batches, threads: int, sparsities, shapes, stat=np.median, budget: float = 1.5) -> None:
+def table(batches, threads: int, sparsities, shapes, stat=np.median, budget: float = 1.5,
+          cold: bool = False) -> None:
     set_threads(threads)
     print(f"threads={threads} isa={sparse_rt.get_isa()} torch={torch.__version__} "
-          f"stat={stat.__name__}")
+          f"stat={stat.__name__}" + (" caches=cold (evicted before every call)" if cold else ""))
     print("| layer | batch | s | kernel | torch ms | ours ms | × torch | useful GFLOP/s "
           "| dense-eq GFLOP/s |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -145,7 +162,7 @@ def table(batches, threads: int, sparsities, shapes, stat=np.median, budget: flo
                     continue
                 layer, ours, theirs, density = make(shape, batch, sp)
                 t, tt = interleaved([ours, theirs], budget_s=budget * (1 if batch == 1 else 2),
-                                    stat=stat)
+                                    stat=stat, before=evict_caches if cold else None)
                 flops = 2.0 * shape.macs(batch)
                 print(f"| {shape.name} | {batch} | {sp} | {kernel_used(layer, shape)} | {tt * 1e3:.3f} | "
                       f"{t * 1e3:.3f} | {tt / t:.2f} | {flops * density / t / 1e9:.0f} | "
@@ -176,10 +193,14 @@ if __name__ == "__main__":
     ap.add_argument("--only", nargs="*", help="shape names")
     ap.add_argument("--stat", choices=("median", "min"), default="median")
     ap.add_argument("--budget", type=float, default=1.5, help="seconds per case (batch 1)")
+    ap.add_argument("--cold", action="store_true",
+                    help="evict the caches before every timed call (weights and input from DRAM, "
+                         "as inside a model)")
     args = ap.parse_args()
     stat = np.median if args.stat == "median" else np.min
     shapes = [s for s in cases_conv.SHAPES if not args.only or s.name in args.only]
     if args.scaling:
         scaling(shapes, stat=stat, budget=args.budget)
     else:
-        table(args.batch, args.threads, args.sparsity, shapes, stat=stat, budget=args.budget)
+        table(args.batch, args.threads, args.sparsity, shapes, stat=stat, budget=args.budget,
+              cold=args.cold)

@@ -285,41 +285,51 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   auto_cb = (auto_cb + 7) / 8 * 8;
   const int64_t cblock = std::min(cg, env_int("SPARSE_RT_CONV_CBLOCK", auto_cb));
   plan->blocks = (cg + cblock - 1) / cblock;
-  // Entries in the plan's order: by input-channel block, then (shifted taps) by shift from
-  // largest to 0, keeping the op's column order within each; blockptr marks the segments.
-  const int64_t nseg = plan->blocks * plan->shifts, ips = nseg + 1;
+  // Entries in the plan's order: block-major (input-channel block, then row group), then
+  // (shifted taps) by shift from largest to 0, keeping the op's column order within each, so a
+  // block's pass streams its weights contiguously; group-major order made every pass stride
+  // through all of them, which the prefetchers miss when the weights are not in cache, as in a
+  // model (docs/architecture-conv.md). blockptr holds shifts + 1 positions per (block, group).
+  const int64_t nb = plan->blocks, ns = plan->shifts, ips = ns + 1;
+  auto segment = [&](int32_t e) {  // (block, segment within the block) of entry e
+    const int64_t col = cols_[e];
+    const int64_t shift = ns > 1 ? (col % taps % p_.kw) / sw : 0;
+    return std::make_pair(col / taps / cblock, ns - 1 - shift);
+  };
+  std::vector<int32_t> next(static_cast<size_t>(nb * ngroups * ns), 0);  // [block][group][seg]
+  for (int64_t g = 0; g < ngroups; ++g)
+    for (int32_t e = indptr_[g]; e < indptr_[g + 1]; ++e) {
+      const auto [b, j] = segment(e);
+      ++next[(b * ngroups + g) * ns + j];
+    }
+  plan->blockptr.resize(static_cast<size_t>(nb * ngroups * ips));
+  int32_t at = 0;
+  for (int64_t bg = 0; bg < nb * ngroups; ++bg) {
+    for (int64_t j = 0; j < ns; ++j) {
+      const int32_t count = next[bg * ns + j];
+      plan->blockptr[bg * ips + j] = next[bg * ns + j] = at;
+      at += count;
+    }
+    plan->blockptr[bg * ips + ns] = at;
+  }
+  const bool reordered = nb > 1 || ns > 1;
   plan->offsets.resize(cols_.size());
-  if (plan->shifts > 1) plan->values.resize(values_.size());
-  plan->blockptr.resize(static_cast<size_t>(ngroups * ips));
-  std::vector<int32_t> order;
+  if (reordered) plan->values.resize(values_.size());
   for (int64_t g = 0; g < ngroups; ++g) {
     const int64_t channel_base = (g * mr_ / og) * cg;
-    auto segment = [&](int32_t e) {
-      const int64_t col = cols_[e];
-      const int64_t shift = plan->shifts > 1 ? (col % taps % p_.kw) / sw : 0;
-      return (col / taps / cblock) * plan->shifts + (plan->shifts - 1 - shift);
-    };
-    order.clear();
-    for (int32_t e = indptr_[g]; e < indptr_[g + 1]; ++e) order.push_back(e);
-    if (plan->shifts > 1)
-      std::stable_sort(order.begin(), order.end(),
-                       [&](int32_t a, int32_t b) { return segment(a) < segment(b); });
-    int64_t next_seg = 0;
-    for (size_t i = 0; i < order.size(); ++i) {
-      const int32_t e = order[i], at = indptr_[g] + static_cast<int32_t>(i);
-      for (const int64_t sg = segment(e); next_seg <= sg; ++next_seg)
-        plan->blockptr[g * ips + next_seg] = at;
+    for (int32_t e = indptr_[g]; e < indptr_[g + 1]; ++e) {
+      const auto [b, j] = segment(e);
+      const int32_t pos = next[(b * ngroups + g) * ns + j]++;
       const int64_t col = cols_[e], ci = channel_base + col / taps, t = col % taps;
       const int64_t ky = t / p_.kw, kx = t % p_.kw;
       const int64_t phase = (ky % sh) * plan->phases_c + kx % sw;
-      const int64_t dx = plan->shifts > 1 ? 0 : kx / sw;  // shifted taps: the kernel adds it
-      plan->offsets[at] = static_cast<int32_t>((ci * phases + phase) * plan->plane +
-                                               (ky / sh) * plan->wq + dx);
-      if (plan->shifts > 1)
+      const int64_t dx = ns > 1 ? 0 : kx / sw;  // shifted taps: the kernel adds it
+      plan->offsets[pos] = static_cast<int32_t>((ci * phases + phase) * plan->plane +
+                                                (ky / sh) * plan->wq + dx);
+      if (reordered)
         std::copy_n(values_.begin() + int64_t{e} * mr_, mr_,
-                    plan->values.begin() + int64_t{at} * mr_);
+                    plan->values.begin() + int64_t{pos} * mr_);
     }
-    for (; next_seg <= nseg; ++next_seg) plan->blockptr[g * ips + next_seg] = indptr_[g + 1];
   }
   std::lock_guard<std::mutex> lock(mu_);
   return plans_.emplace(std::make_pair(h, w), std::move(plan)).first->second;
@@ -345,7 +355,7 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   // Extended pixels that hold outputs; shifted taps need whole rows per tile.
   const int64_t ext = plan->shifts > 1 ? hout * plan->wq : (hout - 1) * plan->wq + wout;
   const int64_t ngroups = static_cast<int64_t>(indptr_.size()) - 1;
-  const int64_t blocks = plan->blocks, shifts = plan->shifts, ips = blocks * shifts + 1;
+  const int64_t blocks = plan->blocks, shifts = plan->shifts, ips = shifts + 1;
   const float* values = plan->values.empty() ? values_.data() : plan->values.data();
   const float* xin_base = plan->copy ? nullptr : x;
   // Pixel tiles: about plan->tile pixels, a multiple of 16, as many per image as keeps the
@@ -450,7 +460,7 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       const int64_t r0 = g0 * mr_;
       for (int64_t b = 0; b < blocks; ++b)
         plan->kernel->fn((g1 - g0) * mr_, q0, len,
-                    plan->blockptr.data() + g0 * ips + b * shifts, ips,
+                    plan->blockptr.data() + (b * ngroups + g0) * ips, ips,
                     static_cast<int>(shifts), plan->offsets.data(), values, xin,
                     b > 0 ? part : nullptr, b + 1 < blocks ? part : nullptr, tile_px,
                     bias ? bias + r0 : nullptr, y + img * image_out + r0 * hout * wout,

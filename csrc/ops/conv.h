@@ -85,10 +85,10 @@ class DirectConv2d {
     int shifts;
     const dispatch::SpconvKernel* kernel;       // the op's, or one with whole-row tiles
     std::vector<int32_t> offsets;               // per stored entry, in the plan's order
-    std::vector<float> values;                  // empty: the op's order (values_)
+    std::vector<float> values;                  // empty: the op's order (values_) is the plan's
     int64_t tile;                               // extended pixels per task
     int64_t blocks;                             // input-channel blocks (partial-sum passes)
-    std::vector<int32_t> blockptr;              // (blocks * shifts + 1) positions per row group
+    std::vector<int32_t> blockptr;              // [block][group]: shifts + 1 positions each
   };
   DirectConv2d(const ConvParams& p, std::vector<float> bias, int mr);
   void finish();

@@ -143,11 +143,12 @@ def test_conv_matches_torch(geom, sparsity, fmt, block, isa, threads):
 
 @pytest.mark.parametrize("isa", ISAS)
 def test_channel_blocks_and_tiles(monkeypatch, isa):
-    """The partial-sum path (input channels split into blocks) and odd task tiles."""
+    """The partial-sum path (input channels split into blocks, weights stored block-major) and
+    odd task tiles; the last geometry has one tile, so the threads split the row groups."""
     monkeypatch.setenv("SPARSE_RT_CONV_CBLOCK", "3")
     monkeypatch.setenv("SPARSE_RT_CONV_TILE", "37")
     for geom in [(2, 16, 16, 13, 11, 3, 1, 1, 1), (1, 16, 32, 13, 13, 3, 2, 1, 2),
-                 (1, 10, 8, 9, 9, 1, 1, 0, 1)]:
+                 (1, 10, 8, 9, 9, 1, 1, 0, 1), (1, 12, 24, 5, 5, 3, 1, 1, 1)]:
         n, c, o, h, w, k, stride, pad, groups = geom
         weight, bias, x = make_case(7, *geom, 0.6)
         for fmt, block in [("csr", None), ("bsr", (4, 1)), ("direct", None)]:

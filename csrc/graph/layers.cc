@@ -197,6 +197,9 @@ class FastConvLayer : public Layer {
       dnnl_->run(ins[0], batch, h_, w_, y, t, res);
     if (needs_epilogue(act_)) ops::activation(act_, y, y, out_numel_ * batch, t);
   }
+  // The direct kernels read each residual element just before writing y there (spconv.h);
+  // the oneDNN path adds the residual after its conv has written y, so it cannot.
+  int in_place_input() const override { return residual_ && direct_ ? 1 : -1; }
 
  private:
   std::unique_ptr<ops::DirectConv2d> direct_;

@@ -206,8 +206,24 @@ std::unique_ptr<Plan> build_plan(Graph g) {
           (!fits && !cur_fits && buf_size[b] > buf_size[cur]))
         best = static_cast<int>(i);
     }
+    // In place: the output takes the buffer of an input the layer may overwrite (a fused
+    // residual) when that input dies here and is not also read as another input.
+    const Step& step = P.steps[s];
+    const int ip = step.layer->in_place_input();
+    int in_place = -1;
+    if (ip >= 0 && ip < static_cast<int>(step.inputs.size())) {
+      const int v = P.root[step.inputs[ip]];
+      bool shared = false;
+      for (size_t i = 0; i < step.inputs.size(); ++i)
+        shared |= static_cast<int>(i) != ip && P.root[step.inputs[i]] == v;
+      if (!shared && !external[v] && buffer_of[v] >= 0 && last_use[v] == static_cast<int>(s) &&
+          P.values[v].numel() == P.values[out].numel())
+        in_place = v;
+    }
     int b;
-    if (best >= 0) {
+    if (in_place >= 0) {
+      b = buffer_of[in_place];
+    } else if (best >= 0) {
       b = free_bufs[best];
       free_bufs.erase(free_bufs.begin() + best);
       buf_size[b] = std::max(buf_size[b], need);
@@ -223,7 +239,7 @@ std::unique_ptr<Plan> build_plan(Graph g) {
     std::sort(dying.begin(), dying.end());
     dying.erase(std::unique(dying.begin(), dying.end()), dying.end());
     for (int v : dying)
-      if (!external[v] && buffer_of[v] >= 0 && last_use[v] == static_cast<int>(s))
+      if (v != in_place && !external[v] && buffer_of[v] >= 0 && last_use[v] == static_cast<int>(s))
         free_bufs.push_back(buffer_of[v]);
   }
   std::vector<int64_t> buf_offset(buf_size.size(), 0);

@@ -35,9 +35,14 @@ class Layer {
   // Floats of scratch one run() needs, independent of the batch.
   virtual int64_t scratch_floats() const { return 0; }
   // ins[i]: input i, (batch, per-sample shape) contiguous; y: the output. Inputs and output
-  // never overlap. Thread-safe (const); uses up to `threads` OpenMP threads.
+  // never overlap, except that y may be ins[in_place_input()] itself. Thread-safe (const);
+  // uses up to `threads` OpenMP threads.
   virtual void run(const float* const* ins, float* y, int64_t batch, float* scratch,
                    int threads) const = 0;
+  // The input (shaped like y) that run() can overwrite with y, element by element, or -1. The
+  // planner gives y that input's buffer when the input dies at this step, so the output
+  // lines are already in cache and no separate buffer is written.
+  virtual int in_place_input() const { return -1; }
 };
 
 struct Step {

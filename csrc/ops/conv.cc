@@ -81,7 +81,7 @@ void ConvParams::validate() const {
 }
 
 void check_residual(const ConvParams& p, const float* x, int64_t n, int64_t h, int64_t w,
-                    const float* y, const float* res) {
+                    const float* y, const float* res, bool in_place) {
   if (!res) return;
   auto overlap = [](const float* a, int64_t na, const float* b, int64_t nb) {
     const auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
@@ -89,7 +89,9 @@ void check_residual(const ConvParams& p, const float* x, int64_t n, int64_t h, i
   };
   (void)x;  // the residual may be x itself (both are only read): y = act(conv(x) + x)
   const int64_t ny = n * p.out_channels * p.out_h(h) * p.out_w(w);
-  if (overlap(res, ny, y, ny)) throw InvalidArgument("Conv2d: the residual must not overlap y");
+  if (!(in_place && res == y) && overlap(res, ny, y, ny))
+    throw InvalidArgument(in_place ? "Conv2d: the residual must be y itself or not overlap it"
+                                   : "Conv2d: the residual must not overlap y");
 }
 
 void ConvParams::check_input(int64_t n, int64_t c, int64_t h, int64_t w) const {
@@ -346,7 +348,7 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   p_.check_input(n, p_.in_channels, h, w);
   if (n == 0) return;
   if (!x || !y) throw InvalidArgument("Conv2d: x and y must not be null");
-  check_residual(p_, x, n, h, w, y, res);
+  check_residual(p_, x, n, h, w, y, res, /*in_place=*/true);
   const std::shared_ptr<const Plan> plan = plan_for(h, w);
   const int64_t c = p_.in_channels, hout = p_.out_h(h), wout = p_.out_w(w);
   const int64_t phases = plan->phases_r * plan->phases_c;

@@ -53,8 +53,9 @@ class DirectConv2d {
 
   // y (n, out_channels, out_h, out_w) from x (n, in_channels, h, w), both contiguous.
   // res (optional): a residual shaped like y, added in the kernels' epilogue before the
-  // activation: y = act(conv(x) + bias + res). It must not overlap y (InvalidArgument); it
-  // may be or overlap x (both are only read).
+  // activation: y = act(conv(x) + bias + res). It may be y itself (in place: each element
+  // is read just before y is written there) but must not otherwise overlap y
+  // (InvalidArgument); it may be or overlap x (both are only read).
   void run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads,
            const float* res = nullptr) const;
 
@@ -108,9 +109,10 @@ class DirectConv2d {
   mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const Plan>> plans_;
 };
 
-// Throws InvalidArgument unless res (null: no residual) is disjoint from y.
+// Throws InvalidArgument unless res (null: no residual) is disjoint from y, or (in_place)
+// is y itself.
 void check_residual(const ConvParams& p, const float* x, int64_t n, int64_t h, int64_t w,
-                    const float* y, const float* res);
+                    const float* y, const float* res, bool in_place);
 
 // True when this library was built with oneDNN.
 bool have_onednn();
@@ -127,8 +129,9 @@ class DnnlConv2d {
   // Dense weight (out_channels, in_channels/groups, kh, kw) row-major.
   DnnlConv2d(const float* w, const ConvParams& p, std::vector<float> bias);
   ~DnnlConv2d();
-  // As DirectConv2d::run, residual included; with a residual the conv runs without its
-  // activation and one fused pass then computes y = act(y + res).
+  // As DirectConv2d::run, residual included, except that res must not overlap y at all:
+  // with a residual the conv runs without its activation and writes y, then one fused pass
+  // computes y = act(y + res).
   void run(const float* x, int64_t n, int64_t h, int64_t w, float* y, int threads,
            const float* res = nullptr) const;
   const ConvParams& params() const { return p_; }

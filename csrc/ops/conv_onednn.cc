@@ -149,7 +149,7 @@ void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
   p_.check_input(n, p_.in_channels, h, wd);
   if (n == 0) return;
   if (!x || !y) throw InvalidArgument("Conv2d: x and y must not be null");
-  check_residual(p_, x, n, h, wd, y, res);
+  check_residual(p_, x, n, h, wd, y, res, /*in_place=*/false);
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
   try {

@@ -282,6 +282,15 @@ void direct_paths_match_naive(const std::vector<ConvGeom>& geoms, bool residual,
                 << conv->kernel_name() << " threads=" << threads << " isa=" << base::isa_name(isa)
                 << " c=" << g.c << " o=" << g.o << " h=" << g.h << " k=" << g.k << " s=" << g.s
                 << " groups=" << g.groups << " residual=" << residual << " " << note << " at " << i;
+          if (!residual) continue;
+          y = res;  // in place: the residual is y itself (the graph planner's buffer reuse)
+          conv->run(x.data(), g.n, g.h, g.w, y.data(), threads, y.data());
+          for (size_t i = 0; i < y.size(); ++i)
+            ASSERT_NEAR(y[i], ref[i], 1e-4f)
+                << "in place " << conv->kernel_name() << " threads=" << threads
+                << " isa=" << base::isa_name(isa) << " c=" << g.c << " o=" << g.o << " h=" << g.h
+                << " k=" << g.k << " s=" << g.s << " groups=" << g.groups << " " << note
+                << " at " << i;
         }
       if (residual && ops::have_onednn()) {
         ops::DnnlConv2d dnnl(wt.data(), p, bias);
@@ -344,8 +353,9 @@ TEST(DirectConv2d, ResidualMatchesNaiveOnEveryPath) {
   direct_paths_match_naive(geoms, true, "cblock=auto");
 }
 
-// The residual may be x itself (y = conv(x) + x) but must not overlap y.
-TEST(DirectConv2d, ResidualMayBeXButNotOverlapY) {
+// The residual may be x itself (y = conv(x) + x) or y itself (in place), but must not
+// otherwise overlap y; oneDNN's path (conv first, then the add) refuses y itself too.
+TEST(DirectConv2d, ResidualMayBeXOrYButNotOverlapY) {
   ops::ConvParams p;
   p.out_channels = 4; p.in_channels = 4; p.kh = p.kw = 1;
   std::vector<float> wt(16, 0.0f);
@@ -356,6 +366,14 @@ TEST(DirectConv2d, ResidualMayBeXButNotOverlapY) {
   EXPECT_THROW(conv->run(x.data(), 1, 3, 3, y.data(), 1, y.data() + 5), InvalidArgument);
   conv->run(x.data(), 1, 3, 3, y.data(), 1, x.data());
   for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], 3.0f * x[i]) << i;
+  std::vector<float> r(y.size(), 1.0f);
+  y = r;
+  conv->run(x.data(), 1, 3, 3, y.data(), 1, y.data());
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], 2.0f * x[i] + 1.0f) << i;
+  if (ops::have_onednn()) {
+    ops::DnnlConv2d dnnl(wt.data(), p, {});
+    EXPECT_THROW(dnnl.run(x.data(), 1, 3, 3, y.data(), 1, y.data()), InvalidArgument);
+  }
 }
 
 TEST(DirectConv2d, RejectsBadShapes) {

@@ -42,8 +42,9 @@
 //   - bias may be null (= 0). x must not overlap y. No alignment required.
 //   - res (may be null) is a residual with y's indexing (offset with y by the caller), added
 //     after the bias and before the clamp, only where y is written (never into acc_out): the
-//     epilogue of `conv + add (+ activation)`. It must not overlap y (ops/ keeps them apart)
-//     and is read only at stored pixels, so garbage columns of the extended grid are not read.
+//     epilogue of `conv + add (+ activation)`. It may be y itself (in place: each element is
+//     read just before y is written there, by the same lane), else must not overlap y, and is
+//     read only at stored pixels, so garbage columns of the extended grid are not read.
 //   - out_min/out_max encode the activation: (-inf, inf) none, (0, inf) ReLU, (0, 6) ReLU6;
 //     the clamp is max(lo, v) then min(hi, .) with the accumulator second so NaN propagates
 //     (a NaN in res propagates the same way).

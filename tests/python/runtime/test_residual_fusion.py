@@ -260,3 +260,20 @@ def test_env_switch_keeps_adds_separate(tmp_path, rt, monkeypatch):
     assert list(_rows(plain)) == ["c1", "add"] and list(_rows(fused)) == ["c1"]
     x = np.random.default_rng(9).standard_normal((2, C, H, W)).astype(np.float32)
     np.testing.assert_array_equal(fused(x), plain(x))
+
+
+@pytest.mark.parametrize("residual_is_output", [False, True])
+def test_output_takes_the_dying_residuals_buffer(tmp_path, rt, isa, threads, residual_is_output):
+    """a = c0(x), b = c1(a), y = c2(b) + a: a is last read by the fused add, so c2 writes y into
+    a's buffer, element by element over the residual it reads (two buffers, not three) --
+    unless a is also a graph output, which must survive."""
+    net = Net(rt, _seed("in-place", residual_is_output), "csr")
+    net.conv("c0", "x", "a", C, C)
+    net.conv("c1", "a", "b", C, C, act="relu")
+    net.conv("c2", "b", "h", C, C)
+    net.add("add", "h", "a", "y", act="relu")
+    outputs = [("y", (C, H, W))] + ([("a", (C, H, W))] if residual_is_output else [])
+    p = net.write(tmp_path / "ip.sprt", outputs)
+    m = _run(rt, p, (C, H, W), 5)
+    assert _rows(m)["c2"]["fused"] == ["add"]
+    assert f"{3 if residual_is_output else 2} reused buffers" in str(m)

@@ -119,9 +119,13 @@ bool have_onednn();
 
 // Whether a dense conv should run on oneDNN rather than DirectConv2d::dense: oneDNN is built in
 // and the conv is depthwise (multiplier 1; oneDNN ~2x faster than ours) or has at least 16 input
-// channels per group. Otherwise (stems with 3 input channels, narrow grouped convs) oneDNN
-// falls back to its reference implementation, measured here 100-3000x slower than the direct
-// kernels (3->64 7x7 stride 2 at 112x112: 1004 ms vs 0.31 ms).
+// channels per group. Narrow grouped convs (< 16 channels per group) have no oneDNN jit kernel:
+// its reference implementation runs 700-1600x slower than the direct kernels (32->32 3x3 in 4
+// groups at 56^2: 160 ms vs 0.10 ms). Stems (groups 1, 3 input channels) run on oneDNN's jit
+// kernels since DnnlConv2d gives them a plain NCHW source, but are not preferred either:
+// against the direct kernels, 0.83-1.42x the time at batch 1 and 0.80-3.07x at batch 16
+// (3->64 7x7 s2 at 224^2: 1.06 vs 1.18 ms, 40.4 vs 24.5 ms; 3->32 3x3 s2: 0.13 vs 0.16 ms,
+// 15.1 vs 4.9 ms).
 bool prefer_onednn(const ConvParams& p);
 
 class DnnlConv2d {
@@ -136,6 +140,9 @@ class DnnlConv2d {
            const float* res = nullptr) const;
   const ConvParams& params() const { return p_; }
   const char* kernel_name() const { return "f32_conv__onednn"; }
+  // oneDNN's name for the implementation it picked for this input shape and thread count
+  // (e.g. "brg_conv_fwd:avx512_core", or "ref:any" for its slow reference kernel).
+  std::string implementation(int64_t n, int64_t h, int64_t w, int threads) const;
 
  private:
   struct Impl;

@@ -218,7 +218,8 @@ class Conv2d:
     ``weight.reshape(out_channels, -1)``) together with ``kernel_size=`` (an int or a pair).
 
     ``stride`` and ``padding`` (zero padding) are ints or pairs; ``dilation`` must be 1.
-    ``format``: ``"dense"`` (oneDNN when built with it, else ``"direct"``), ``"direct"``
+    ``format``: ``"dense"`` (oneDNN when built with it and it has a fast kernel for the shape:
+    at least 16 input channels per group, or depthwise; else ``"direct"``), ``"direct"``
     (sparse_rt's own direct kernels on the dense weights: blocks of 8 output channels, or one
     channel per group for depthwise convs), ``"csr"`` (direct sparse conv, one output channel per
     row), ``"bsr"`` (blocks of output x input channels of the 2-D view; ``block=(r, c)``, default
@@ -280,7 +281,6 @@ class Conv2d:
                 return csr_or_bsr.to_dense()
             return np.ascontiguousarray(w4.reshape(rows, cols))
 
-        requested = format
         if format == "auto":
             if depthwise:
                 format = "dense"
@@ -292,9 +292,8 @@ class Conv2d:
                 else:
                     density = np.count_nonzero(w4) / w4.size if w4.size else 0.0
                 format = "csr" if density <= _AUTO_CONV_SPARSE_MAX_DENSITY else "dense"
-        if format == "dense" and requested == "auto" and not _core.prefer_onednn(
-                self.in_channels, rows, groups):
-            format = "direct"  # oneDNN would use its slow reference kernel here
+        if format == "dense" and not _core.prefer_onednn(self.in_channels, rows, groups):
+            format = "direct"  # oneDNN has no fast kernel here (its reference one is ~1000x slower)
         self.format = format
 
         if format == "csr":

@@ -22,8 +22,15 @@ def test_depthwise_and_wide_convs_use_onednn():
     assert wide.format == "dense" and wide.kernel == "f32_conv__onednn"
 
 
-def test_explicit_dense_still_means_onednn():
-    assert Conv2d(np.ones((8, 3, 3, 3), np.float32), format="dense").kernel == "f32_conv__onednn"
+def test_explicit_dense_avoids_onednns_reference_kernel():
+    """format="dense" asks for dense weights, not for oneDNN at any price: where oneDNN has no
+    fast kernel (narrow grouped convs: ~1000x slower) the direct kernels run them."""
+    stem = Conv2d(np.ones((8, 3, 3, 3), np.float32), format="dense")
+    grouped = Conv2d(np.ones((32, 8, 3, 3), np.float32), groups=4, format="dense")
+    wide = Conv2d(np.ones((16, 16, 3, 3), np.float32), format="dense")
+    assert stem.format == "direct" and stem.kernel.startswith("f32_spconv_")
+    assert grouped.format == "direct" and grouped.kernel.startswith("f32_spconv_")
+    assert wide.format == "dense" and wide.kernel == "f32_conv__onednn"
 
 
 def test_executor_routes_the_stem_the_same_way(tmp_path):

@@ -123,6 +123,22 @@ const std::vector<SpconvKernel>& spconv_kernels() {
   return table;
 }
 
+const std::vector<DwconvKernel>& dwconv_kernels() {
+  static const std::vector<DwconvKernel> table = {
+#define SPARSE_RT_DWCONV_KERNEL(name, isa) \
+  SPARSE_RT_IF_BUILT_##isa(DwconvKernel{#name, isa_of_##isa, &kernels::isa::name}, )
+#include "kernels/dwconv/kernels.inc"
+#undef SPARSE_RT_DWCONV_KERNEL
+  };
+  return table;
+}
+
+const DwconvKernel* select_dwconv(base::Isa isa) {
+  for (const DwconvKernel& k : dwconv_kernels())
+    if (k.isa == isa) return &k;
+  return nullptr;
+}
+
 const SpconvKernel& select_spconv(base::Isa isa, int mr) {
   const SpconvKernel* best = nullptr;
   for (const SpconvKernel& k : spconv_kernels())

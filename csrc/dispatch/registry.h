@@ -14,6 +14,7 @@
 #include "base/isa.h"
 #include "kernels/spconv/spconv.h"
 #include "kernels/bsrmm/bsrmm.h"
+#include "kernels/dwconv/dwconv.h"
 #include "kernels/spmm/spmm.h"
 #include "kernels/spmv/spmv.h"
 #include "kernels/transpose/transpose.h"
@@ -80,5 +81,17 @@ const SpconvKernel& select_spconv(base::Isa isa, int mr);
 // null when none does. Measured: the 128-pixel AVX-512 tile is 6-8% faster than the 64-pixel one
 // on shifted 3x3 layers, and slower on 1x1 layers (docs/architecture-conv.md).
 const SpconvKernel* select_spconv_rows(const SpconvKernel& base, int64_t pitch);
+
+struct DwconvKernel {
+  const char* name;
+  base::Isa isa;
+  kernels::F32DwconvFn fn;
+};
+
+// Every built depthwise 3x3 stride-1 kernel (usable or not on this CPU).
+const std::vector<DwconvKernel>& dwconv_kernels();
+// The dwconv kernel of exactly path `isa`, or null: paths without one run depthwise convs on
+// the spconv kernels, which beat a lower path's dwconv kernel.
+const DwconvKernel* select_dwconv(base::Isa isa);
 
 }  // namespace sparse_rt::dispatch

@@ -111,12 +111,26 @@ DirectConv2d::DirectConv2d(const ConvParams& p, std::vector<float> bias, int mr)
   check_bias(bias_, p_.out_channels);
 }
 
+const dispatch::DwconvKernel* depthwise_kernel(const ConvParams& p, base::Isa isa) {
+  const bool dw3x3 = p.groups == p.in_channels && p.groups == p.out_channels && p.kh == 3 &&
+                     p.kw == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 &&
+                     p.pad_w == 1;
+  return dw3x3 ? dispatch::select_dwconv(isa) : nullptr;
+}
+
 void DirectConv2d::finish() {
   const int64_t og = p_.out_channels / p_.groups;
   if (og % mr_) throw Error("DirectConv2d: row group does not divide the conv group");
   if (static_cast<int64_t>(cols_.size()) > std::numeric_limits<int32_t>::max())
     throw InvalidArgument("Conv2d: more than 2^31 stored weights");
   kernel_ = &dispatch::select_spconv(base::active_isa(), mr_);
+  dw_ = mr_ == 1 ? depthwise_kernel(p_, base::active_isa()) : nullptr;
+  if (dw_) {  // one row group per channel, its entries' columns are the taps ky * 3 + kx
+    dw_weights_.assign(static_cast<size_t>(p_.out_channels * 9), 0.0f);
+    for (int64_t c = 0; c < p_.out_channels; ++c)
+      for (int32_t e = indptr_[c]; e < indptr_[c + 1]; ++e)
+        dw_weights_[c * 9 + cols_[e]] = values_[e];
+  }
 }
 
 DirectConv2d::DirectConv2d(const CsrMatrix& w, const ConvParams& p, std::vector<float> bias)
@@ -246,6 +260,7 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
 }
 
 const char* DirectConv2d::kernel_name(int64_t h, int64_t w) const {
+  if (dw_) return dw_->name;
   Plan plan;
   shape_plan(h, w, plan);
   return plan.kernel->name;
@@ -339,6 +354,7 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
 
 DirectConv2d::Layout DirectConv2d::layout(int64_t h, int64_t w) const {
   p_.check_input(1, p_.in_channels, h, w);
+  if (dw_) return {dw_->name, false, w, 1, 1};  // x read in place, plane by plane
   const std::shared_ptr<const Plan> plan = plan_for(h, w);
   return {plan->kernel->name, plan->copy, plan->wq, plan->shifts, plan->blocks};
 }
@@ -349,6 +365,16 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   if (n == 0) return;
   if (!x || !y) throw InvalidArgument("Conv2d: x and y must not be null");
   check_residual(p_, x, n, h, w, y, res, /*in_place=*/true);
+  if (dw_) {
+    const int64_t c = p_.out_channels, planes = n * c, hw = h * w;
+    const int parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, planes)));
+#pragma omp parallel for num_threads(parts) schedule(static)
+    for (int64_t q = 0; q < planes; ++q)
+      dw_->fn(h, w, x + q * hw, dw_weights_.data() + (q % c) * 9,
+              bias_.empty() ? 0.0f : bias_[q % c], res ? res + q * hw : nullptr, y + q * hw,
+              clamp_.lo, clamp_.hi, q + 1 < planes ? 1 : 0);  // the next plane follows
+    return;
+  }
   const std::shared_ptr<const Plan> plan = plan_for(h, w);
   const int64_t c = p_.in_channels, hout = p_.out_h(h), wout = p_.out_w(w);
   const int64_t phases = plan->phases_r * plan->phases_c;

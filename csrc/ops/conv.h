@@ -4,7 +4,8 @@
 //
 //   DirectConv2d: the spconv kernels (kernels/spconv) over a phase-split padded copy of the
 //     input: CSR (1 output channel per row group), BSR (4 or 8), dense output-channel blocks,
-//     and the direct depthwise path (dense weights, 1 row per group).
+//     and the direct depthwise path (dense weights, 1 row per group); depthwise 3x3 stride-1
+//     padding-1 convs run the dwconv kernels (kernels/dwconv) where the ISA path has one.
 //   DnnlConv2d:   dense convolution through oneDNN (only when built with it), see
 //     docs/architecture-conv.md for why.
 #pragma once
@@ -61,7 +62,7 @@ class DirectConv2d {
 
   const ConvParams& params() const { return p_; }
   // The default kernel; an input shape with shifted taps may run another (layout()).
-  const char* kernel_name() const { return kernel_->name; }
+  const char* kernel_name() const { return dw_ ? dw_->name : kernel_->name; }
   const char* kernel_name(int64_t h, int64_t w) const;  // cheap: makes no plan
   int rows_per_group() const { return mr_; }
 
@@ -105,6 +106,10 @@ class DirectConv2d {
   std::vector<int32_t> cols_;    // 2-D view column of each entry (ci, ky, kx)
   std::vector<float> values_;    // mr_ per entry
   const dispatch::SpconvKernel* kernel_ = nullptr;
+  // Depthwise 3x3 stride 1 padding 1 (multiplier 1) on a path with a dwconv kernel: that
+  // kernel, and the 9 weights of each channel.
+  const dispatch::DwconvKernel* dw_ = nullptr;
+  std::vector<float> dw_weights_;
   mutable std::mutex mu_;
   mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const Plan>> plans_;
 };
@@ -127,6 +132,9 @@ bool have_onednn();
 // (3->64 7x7 s2 at 224^2: 1.06 vs 1.18 ms, 40.4 vs 24.5 ms; 3->32 3x3 s2: 0.13 vs 0.16 ms,
 // 15.1 vs 4.9 ms).
 bool prefer_onednn(const ConvParams& p);
+
+// The dwconv kernel DirectConv2d runs for `p` on ISA path `isa`, or null (see DirectConv2d).
+const dispatch::DwconvKernel* depthwise_kernel(const ConvParams& p, base::Isa isa);
 
 class DnnlConv2d {
  public:

@@ -52,6 +52,7 @@ bool have_onednn() { return true; }
 bool prefer_onednn(const ConvParams& p) {
   const int64_t per_group = p.in_channels / p.groups;
   const bool depthwise = per_group == 1 && p.out_channels == p.groups;  // jit depthwise kernels
+  if (depthwise_kernel(p, base::active_isa())) return false;  // our dwconv kernel is faster
   return per_group >= 16 || depthwise;
 }
 

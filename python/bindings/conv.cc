@@ -138,17 +138,18 @@ void bind_conv(py::module_& m) {
            py::arg("residual") = py::none());
 
   m.def("have_onednn", &ops::have_onednn);
-  m.def("prefer_onednn", [](int64_t in_channels, int64_t out_channels, int64_t groups) {
-    ops::ConvParams p;
-    p.in_channels = in_channels;
-    p.out_channels = out_channels;
-    p.groups = groups;
-    return ops::prefer_onednn(p);
-  });
+  m.def("prefer_onednn", [](const Geometry& geom) { return ops::prefer_onednn(to_params(geom)); },
+        py::arg("geometry"));
   m.def("spconv_kernels", [] {
     py::list out;
     for (const auto& k : dispatch::spconv_kernels())
       out.append(py::make_tuple(k.name, base::isa_name(k.isa), k.mr, k.nr));
+    return out;
+  });
+  m.def("dwconv_kernels", [] {
+    py::list out;
+    for (const auto& k : dispatch::dwconv_kernels())
+      out.append(py::make_tuple(k.name, base::isa_name(k.isa)));
     return out;
   });
 }

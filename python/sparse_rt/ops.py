@@ -292,7 +292,7 @@ class Conv2d:
                 else:
                     density = np.count_nonzero(w4) / w4.size if w4.size else 0.0
                 format = "csr" if density <= _AUTO_CONV_SPARSE_MAX_DENSITY else "dense"
-        if format == "dense" and not _core.prefer_onednn(self.in_channels, rows, groups):
+        if format == "dense" and not _core.prefer_onednn(geometry):
             format = "direct"  # oneDNN has no fast kernel here (its reference one is ~1000x slower)
         self.format = format
 

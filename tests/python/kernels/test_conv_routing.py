@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import sparse_rt
 from sparse_rt import _core
 from sparse_rt.ops import Conv2d
 
@@ -16,9 +17,17 @@ def test_stem_conv_uses_direct_kernels():
 
 
 def test_depthwise_and_wide_convs_use_onednn():
-    dw = Conv2d(np.ones((32, 1, 3, 3), np.float32), groups=32, padding=1)
+    """Depthwise convs go to oneDNN unless they are 3x3 stride 1 padding 1 on a path with a
+    dwconv kernel (several times faster than oneDNN's, docs/architecture-conv.md)."""
+    dw3 = Conv2d(np.ones((32, 1, 3, 3), np.float32), groups=32, padding=1)
+    dw_s2 = Conv2d(np.ones((32, 1, 3, 3), np.float32), groups=32, padding=1, stride=2)
     wide = Conv2d(np.ones((64, 64, 3, 3), np.float32), padding=1)
-    assert dw.format == "dense" and dw.kernel == "f32_conv__onednn"
+    dw_paths = {path for _, path in _core.dwconv_kernels()}
+    if sparse_rt.get_isa() in dw_paths:
+        assert dw3.format == "direct" and dw3.kernel.startswith("f32_dwconv3x3__")
+    else:
+        assert dw3.format == "dense" and dw3.kernel == "f32_conv__onednn"
+    assert dw_s2.format == "dense" and dw_s2.kernel == "f32_conv__onednn"
     assert wide.format == "dense" and wide.kernel == "f32_conv__onednn"
 
 
@@ -34,7 +43,6 @@ def test_explicit_dense_avoids_onednns_reference_kernel():
 
 
 def test_executor_routes_the_stem_the_same_way(tmp_path):
-    import sparse_rt
     from sparse_rt.format import encode_weight, write_model
 
     w = np.random.default_rng(0).standard_normal((16, 3, 7, 7)).astype(np.float32)

@@ -88,7 +88,7 @@ struct DwconvKernel {
   kernels::F32DwconvFn fn;
 };
 
-// Every built depthwise 3x3 stride-1 kernel (usable or not on this CPU).
+// Every built depthwise 3x3 kernel (stride 1 and 2; usable or not on this CPU).
 const std::vector<DwconvKernel>& dwconv_kernels();
 // The dwconv kernel of exactly path `isa`, or null: paths without one run depthwise convs on
 // the spconv kernels, which beat a lower path's dwconv kernel.

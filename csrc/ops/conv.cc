@@ -113,8 +113,8 @@ DirectConv2d::DirectConv2d(const ConvParams& p, std::vector<float> bias, int mr)
 
 const dispatch::DwconvKernel* depthwise_kernel(const ConvParams& p, base::Isa isa) {
   const bool dw3x3 = p.groups == p.in_channels && p.groups == p.out_channels && p.kh == 3 &&
-                     p.kw == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 &&
-                     p.pad_w == 1;
+                     p.kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2 &&
+                     p.pad_h == 1 && p.pad_w == 1;
   return dw3x3 ? dispatch::select_dwconv(isa) : nullptr;
 }
 
@@ -367,12 +367,13 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   check_residual(p_, x, n, h, w, y, res, /*in_place=*/true);
   if (dw_) {
     const int64_t c = p_.out_channels, planes = n * c, hw = h * w;
+    const int64_t ohw = p_.out_h(h) * p_.out_w(w);
     const int parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, planes)));
 #pragma omp parallel for num_threads(parts) schedule(static)
-    for (int64_t q = 0; q < planes; ++q)
-      dw_->fn(h, w, x + q * hw, dw_weights_.data() + (q % c) * 9,
-              bias_.empty() ? 0.0f : bias_[q % c], res ? res + q * hw : nullptr, y + q * hw,
-              clamp_.lo, clamp_.hi, q + 1 < planes ? 1 : 0);  // the next plane follows
+    for (int64_t q = 0; q < planes; ++q)  // over-read only where 16 floats of x follow
+      dw_->fn(h, w, static_cast<int>(p_.stride_h), x + q * hw, dw_weights_.data() + (q % c) * 9,
+              bias_.empty() ? 0.0f : bias_[q % c], res ? res + q * ohw : nullptr, y + q * ohw,
+              clamp_.lo, clamp_.hi, (planes - 1 - q) * hw >= 16 ? 1 : 0);
     return;
   }
   const std::shared_ptr<const Plan> plan = plan_for(h, w);

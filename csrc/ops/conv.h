@@ -4,8 +4,8 @@
 //
 //   DirectConv2d: the spconv kernels (kernels/spconv) over a phase-split padded copy of the
 //     input: CSR (1 output channel per row group), BSR (4 or 8), dense output-channel blocks,
-//     and the direct depthwise path (dense weights, 1 row per group); depthwise 3x3 stride-1
-//     padding-1 convs run the dwconv kernels (kernels/dwconv) where the ISA path has one.
+//     and the direct depthwise path (dense weights, 1 row per group); depthwise 3x3 padding-1
+//     convs of stride 1 or 2 run the dwconv kernels (kernels/dwconv) where the ISA path has one.
 //   DnnlConv2d:   dense convolution through oneDNN (only when built with it), see
 //     docs/architecture-conv.md for why.
 #pragma once
@@ -106,7 +106,7 @@ class DirectConv2d {
   std::vector<int32_t> cols_;    // 2-D view column of each entry (ci, ky, kx)
   std::vector<float> values_;    // mr_ per entry
   const dispatch::SpconvKernel* kernel_ = nullptr;
-  // Depthwise 3x3 stride 1 padding 1 (multiplier 1) on a path with a dwconv kernel: that
+  // Depthwise 3x3 padding 1, stride 1 or 2 (multiplier 1), on a path with a dwconv kernel: that
   // kernel, and the 9 weights of each channel.
   const dispatch::DwconvKernel* dw_ = nullptr;
   std::vector<float> dw_weights_;

@@ -359,7 +359,7 @@ SHIFTED_GEOMETRIES = [
 
 def expected_shifts(geom, isa):
     n, c, o, h, w, k, stride, pad, groups = geom
-    if (groups == c == o and (k, stride, pad) == (3, 1, 1)
+    if (groups == c == o and k == 3 and stride <= 2 and pad == 1
             and any(path == isa for _, path in sparse_rt._core.dwconv_kernels())):
         return (1, w)  # the dwconv kernels read x in place
     pitch = -(-(w + 2 * pad) // stride)
@@ -430,23 +430,26 @@ def test_shifted_taps_match_torch(monkeypatch, isa, geom):
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("threads", THREADS)
-def test_depthwise_3x3_stride1_kernels(isa, threads):
-    """Depthwise 3x3, stride 1, padding 1: the dwconv kernel where the ISA path has one (it
-    replaces oneDNN there for "dense"/"auto"), the spconv/oneDNN paths elsewhere; every format,
-    odd and strip-sized planes, batch 2, residual, ReLU6."""
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_3x3_kernels(isa, threads, stride):
+    """Depthwise 3x3, padding 1, stride 1 or 2: the dwconv kernel where the ISA path has one
+    (it replaces oneDNN there for "dense"/"auto"), the spconv/oneDNN paths elsewhere; every
+    format, odd and strip-sized planes, batch 2, residual, ReLU6."""
     dw = [name for name, path in sparse_rt._core.dwconv_kernels() if path == isa]
-    for c, h, w in [(3, 1, 1), (4, 5, 7), (8, 14, 14), (2, 9, 33), (3, 16, 48)]:
-        weight, bias, x = make_case(h * w, 2, c, c, h, w, 3, 1, 1, c, 0.3)
-        res = np.random.default_rng(c).standard_normal((2, c, h, w)).astype(np.float32)
+    for c, h, w in [(3, 1, 1), (4, 5, 7), (8, 14, 14), (2, 9, 33), (3, 16, 48), (2, 7, 65)]:
+        weight, bias, x = make_case(h * w, 2, c, c, h, w, 3, stride, 1, c, 0.3)
+        ref = torch_conv(x, weight, bias, stride, 1, c, None)
+        res = np.random.default_rng(c).standard_normal(ref.shape).astype(np.float32)
         for fmt in ("auto", "dense", "direct", "csr"):
             with runtime(isa, threads):
-                layer = Conv2d(weight, bias, padding=1, groups=c, format=fmt, activation="relu6")
+                layer = Conv2d(weight, bias, stride=stride, padding=1, groups=c, format=fmt,
+                               activation="relu6")
                 y, yr = layer(x), layer(x, residual=res)
-            case = dict(c=c, h=h, w=w, format=fmt, isa=isa, threads=threads, kernel=layer.kernel)
+            case = dict(c=c, h=h, w=w, stride=stride, format=fmt, isa=isa, threads=threads,
+                        kernel=layer.kernel)
             if dw:  # the kernels of the path, whatever the storage
                 assert layer.kernel == dw[0], case
             else:
                 assert not layer.kernel.startswith("f32_dwconv"), case
-            check(y, torch_conv(x, weight, bias, 1, 1, c, "relu6"), case)
-            want = torch_conv(x, weight, bias, 1, 1, c, None) + res
-            check(yr, np.clip(want, 0.0, 6.0), dict(case, residual=True))
+            check(y, np.clip(ref, 0.0, 6.0), case)
+            check(yr, np.clip(ref + res, 0.0, 6.0), dict(case, residual=True))

@@ -17,17 +17,19 @@ def test_stem_conv_uses_direct_kernels():
 
 
 def test_depthwise_and_wide_convs_use_onednn():
-    """Depthwise convs go to oneDNN unless they are 3x3 stride 1 padding 1 on a path with a
-    dwconv kernel (several times faster than oneDNN's, docs/architecture-conv.md)."""
+    """Depthwise convs go to oneDNN unless they are 3x3 stride 1 or 2 padding 1 on a path with
+    a dwconv kernel (several times faster than oneDNN's, docs/architecture-conv.md)."""
     dw3 = Conv2d(np.ones((32, 1, 3, 3), np.float32), groups=32, padding=1)
     dw_s2 = Conv2d(np.ones((32, 1, 3, 3), np.float32), groups=32, padding=1, stride=2)
+    dw5 = Conv2d(np.ones((32, 1, 5, 5), np.float32), groups=32, padding=2)
     wide = Conv2d(np.ones((64, 64, 3, 3), np.float32), padding=1)
     dw_paths = {path for _, path in _core.dwconv_kernels()}
-    if sparse_rt.get_isa() in dw_paths:
-        assert dw3.format == "direct" and dw3.kernel.startswith("f32_dwconv3x3__")
-    else:
-        assert dw3.format == "dense" and dw3.kernel == "f32_conv__onednn"
-    assert dw_s2.format == "dense" and dw_s2.kernel == "f32_conv__onednn"
+    for dw in (dw3, dw_s2):
+        if sparse_rt.get_isa() in dw_paths:
+            assert dw.format == "direct" and dw.kernel.startswith("f32_dwconv3x3__")
+        else:
+            assert dw.format == "dense" and dw.kernel == "f32_conv__onednn"
+    assert dw5.format == "dense" and dw5.kernel == "f32_conv__onednn"
     assert wide.format == "dense" and wide.kernel == "f32_conv__onednn"
 
 

@@ -30,21 +30,25 @@ inline __m512 from_right(__m512 cur, __m512 next) {
 }
 
 struct Plane {
-  int64_t h, w, nv;  // nv: strips of 16 columns
+  int64_t h, w, nv;   // nv: strips of 16 columns
   const float* x;
-  __mmask16 tail;    // live lanes of the last strip
-  bool overread;
+  __mmask16 tail;     // live lanes of the last strip
+  int64_t readable;   // floats of x that may be read: h * w, + 15 with `overread`
 };
+
+// 16 floats at x + at with lanes from `live` on zeroed. An unmasked load (reading into the next
+// row, or past the plane when allowed) where it stays readable: masked loads are slow on some
+// CPUs (Zen 4).
+inline __m512 load_live(const Plane& p, int64_t at, __mmask16 live) {
+  if (at + 16 <= p.readable) return _mm512_maskz_mov_ps(live, _mm512_loadu_ps(p.x + at));
+  return _mm512_maskz_loadu_ps(live, p.x + at);
+}
 
 // Strip v of input row r: lanes past the row's end are zero.
 inline __m512 load_strip(const Plane& p, int64_t r, int64_t v) {
   if (v < 0 || v >= p.nv) return _mm512_setzero_ps();
-  const float* src = p.x + r * p.w + 16 * v;
-  if (v + 1 < p.nv) return _mm512_loadu_ps(src);
-  // The last strip: an unmasked load reads into the next row (or past the plane when
-  // allowed); masked loads are slow on some CPUs (Zen 4), so mask only at the plane's end.
-  if (r + 1 < p.h || p.overread) return _mm512_maskz_mov_ps(p.tail, _mm512_loadu_ps(src));
-  return _mm512_maskz_loadu_ps(p.tail, src);
+  if (v + 1 < p.nv) return _mm512_loadu_ps(p.x + r * p.w + 16 * v);
+  return load_live(p, r * p.w + 16 * v, p.tail);
 }
 
 template <int S>  // strips per pass (1 or 2)
@@ -95,11 +99,8 @@ void strips(const Plane& p, int64_t v0, const float* k, float bias, const float*
 // rows afresh (simple; the middle one is not shared with a neighbour).
 inline __m512 load_cols(const Plane& p, int64_t r, int64_t c0) {  // x[r][c0 .. c0 + 15], 0 past w
   if (c0 >= p.w) return _mm512_setzero_ps();
-  const float* src = p.x + r * p.w + c0;
-  if (c0 + 16 <= p.w) return _mm512_loadu_ps(src);
-  const __mmask16 live = lanes_below(p.w - c0);
-  if (r + 1 < p.h || p.overread) return _mm512_maskz_mov_ps(live, _mm512_loadu_ps(src));
-  return _mm512_maskz_loadu_ps(live, src);
+  if (c0 + 16 <= p.w) return _mm512_loadu_ps(p.x + r * p.w + c0);
+  return load_live(p, r * p.w + c0, lanes_below(p.w - c0));
 }
 
 void stride2(const Plane& p, const float* k, float bias, const float* res, float* y, __m512 lo,
@@ -138,7 +139,7 @@ void stride2(const Plane& p, const float* k, float bias, const float* res, float
 
 void f32_dwconv3x3__avx512(SPARSE_RT_F32_DWCONV_PARAMS) {
   const int64_t nv = (w + 15) / 16;
-  const Plane p{h, w, nv, x, lanes_below(w - 16 * (nv - 1)), overread != 0};
+  const Plane p{h, w, nv, x, lanes_below(w - 16 * (nv - 1)), h * w + (overread ? 15 : 0)};
   const __m512 lo = _mm512_set1_ps(out_min), hi = _mm512_set1_ps(out_max);
   if (stride == 2) return stride2(p, k, bias, res, y, lo, hi);
   int64_t v = 0;

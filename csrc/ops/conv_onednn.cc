@@ -46,6 +46,18 @@ struct Prim {
   std::string impl;  // oneDNN's implementation name
 };
 
+// The blocked activation layout of oneDNN's jit conv kernels: 16 channels when it runs
+// AVX-512, 8 with AVX2. Given the other width they fall back to the reference kernel (3x3
+// 64@56^2 under ONEDNN_MAX_CPU_ISA=AVX2 with nChw16c: 2511 ms).
+tag blocked_tag() {
+  static const tag t = [] {
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    const auto avx512 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
+    return (isa & avx512) == avx512 ? tag::nChw16c : tag::nChw8c;
+  }();
+  return t;
+}
+
 }  // namespace
 
 bool have_onednn() { return true; }
@@ -81,14 +93,14 @@ struct DnnlConv2d::Impl {
     const memory::desc bias_md({p.out_channels}, dt::f32, tag::x);
     // Activation layout, chosen by measurement (docs/architecture-conv.md): pointwise stride-1
     // convs over >= 14x14 pixels run best on plain NCHW (no reorders, a GEMM-like kernel);
-    // everything else on the 16-channel-blocked layout with one reorder each way.
+    // everything else on the channel-blocked layout (blocked_tag) with one reorder each way.
     const bool plain = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                        p.pad_h == 0 && p.pad_w == 0 && h * wd >= 196;
     // Few input channels (a network's first conv): oneDNN's jit kernels read them from plain
-    // NCHW; asked for a blocked source they fall back to the reference kernel (3->64 7x7 s2 at
+    // NCHW; asked for a blocked source they fall back to the reference kernel too (3->64 7x7 s2 at
     // 224^2: 2544 ms blocked, 1.07 ms plain; grouped convs with < 16 channels per group have
     // no jit kernel either way, see prefer_onednn).
-    const tag act_tag = plain ? tag::nchw : tag::nChw16c;
+    const tag act_tag = plain ? tag::nchw : blocked_tag();
     const tag src_tag = p.groups == 1 && p.in_channels < 16 ? tag::nchw : act_tag;
     const memory::desc any_src({n, p.in_channels, h, wd}, dt::f32, src_tag);
     const memory::desc any_dst({n, p.out_channels, ho, wo}, dt::f32, act_tag);

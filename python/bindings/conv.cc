@@ -133,6 +133,10 @@ void bind_conv(py::module_& m) {
            }),
            py::arg("weight"), py::arg("geometry"), py::arg("bias"))
       .def_property_readonly("kernel", &ops::DnnlConv2d::kernel_name)
+      .def("implementation", &ops::DnnlConv2d::implementation, py::arg("n"), py::arg("h"),
+           py::arg("w"), py::arg("threads") = 1,
+           "oneDNN's name for the implementation it picks for this input (ref:* is its slow "
+           "reference kernel)")
       .def("output_shape", &out_shape<ops::DnnlConv2d>, py::arg("n"), py::arg("h"), py::arg("w"))
       .def("__call__", &run_conv<ops::DnnlConv2d>, py::arg("x"),
            py::arg("residual") = py::none());

@@ -58,3 +58,39 @@ def test_executor_routes_the_stem_the_same_way(tmp_path):
     write_model(tmp_path / "stem.sprt", doc, encode_weight("stem", w, "dense"))
     report = sparse_rt.load(tmp_path / "stem.sprt").report()
     assert report[0]["kernel"].startswith("f32_spconv_"), report
+
+
+_NO_REFERENCE_KERNELS = """
+import numpy as np
+from sparse_rt import _core
+from sparse_rt.ops import Conv2d
+cases = [(64, 64, 3, 1, 1, 56, 1), (128, 128, 3, 2, 1, 28, 1), (32, 32, 5, 1, 2, 28, 32),
+         (64, 64, 1, 1, 0, 14, 1), (32, 3, 3, 2, 1, 64, 1)]
+for co, ci, k, s, p, hw, g in cases:
+    w = np.ones((co, ci // g, k, k), np.float32)
+    geometry = (co, ci, k, k, s, s, p, p, g, Conv2d(w, groups=g, padding=p).activation)
+    op = _core.DnnlConv2d(np.ascontiguousarray(w.reshape(co, -1)), geometry,
+                          np.zeros(co, np.float32))
+    for threads in (1, 2):
+        impl = op.implementation(1, hw, hw, threads)
+        assert impl and not impl.startswith("ref"), (co, ci, k, s, g, threads, impl)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("max_isa", ["", "AVX2"])
+def test_onednn_convs_get_jit_kernels_on_avx2_cpus_too(max_isa):
+    """DnnlConv2d asks for the blocked layout of oneDNN's vector width (nChw16c with AVX-512,
+    nChw8c with AVX2): with the other one oneDNN silently ran its reference kernel, ~2000x
+    slower (3x3 64@56^2: 2.5 s). ONEDNN_MAX_CPU_ISA=AVX2 plays an AVX2-only CPU; it is read
+    once per process, hence the subprocess."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: v for key, v in os.environ.items() if key != "ONEDNN_MAX_CPU_ISA"}
+    if max_isa:
+        env["ONEDNN_MAX_CPU_ISA"] = max_isa
+    out = subprocess.run([sys.executable, "-c", _NO_REFERENCE_KERNELS], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr

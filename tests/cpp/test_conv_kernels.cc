@@ -213,8 +213,8 @@ TEST(SpconvKernels, NanPropagatesThroughClamp) {
 }
 
 // Every dwconv kernel against the reference, stride 1 and 2: planes below, at and above the
-// 16- and 32-lane strips (w 1..65), single rows and columns, bias, residual (also in place), ReLU6, NaN, and
-// with / without over-reading past the plane.
+// 8-, 16- and 32-lane strips (w 1..65), single rows and columns, bias, residual (also in place),
+// ReLU6, NaN, and with / without over-reading past the plane.
 TEST(DwconvKernels, MatchReferenceOverEdgeSweep) {
   const auto& table = dispatch::dwconv_kernels();
   const dispatch::DwconvKernel* ref = nullptr;
@@ -227,42 +227,43 @@ TEST(DwconvKernels, MatchReferenceOverEdgeSweep) {
   int checked = 0;
   for (const auto& k : table) {
     if (!base::isa_usable(k.isa) || &k == ref) continue;
-    for (int stride : {1, 2})
-    for (int64_t h : {1, 2, 3, 7, 14}) {
-      for (int64_t w : {1, 2, 7, 14, 15, 16, 17, 31, 32, 33, 48, 49, 64, 65}) {
-        const int64_t ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
-        for (int variant = 0; variant < 4; ++variant) {
-          const bool with_res = variant & 1, relu6 = variant & 2, overread = (h + w) % 2 == 0;
-          // x is followed by 16 readable floats only when the kernel may over-read.
-          std::vector<float> x(static_cast<size_t>(h * w + (overread ? 16 : 0)));
-          std::vector<float> kw(9), res(static_cast<size_t>(ho * wo));
-          for (auto& v : x) v = val(rng);
-          for (auto& v : kw) v = val(rng);
-          for (auto& v : res) v = val(rng);
-          if (variant == 3) x[static_cast<size_t>(h * w / 2)] = std::nanf("");
-          const float bias = val(rng), lo = relu6 ? 0.0f : -inf, hi = relu6 ? 6.0f : inf;
-          std::vector<float> want(res.size()), got(want.size(), -7.0f);
-          ref->fn(h, w, stride, x.data(), kw.data(), bias, with_res ? res.data() : nullptr,
-                  want.data(), lo, hi, 0);
-          k.fn(h, w, stride, x.data(), kw.data(), bias, with_res ? res.data() : nullptr,
-               got.data(), lo, hi, overread ? 1 : 0);
-          std::vector<float> in_place = res;  // y is the residual itself
-          if (with_res)
-            k.fn(h, w, stride, x.data(), kw.data(), bias, in_place.data(), in_place.data(), lo,
-                 hi, 0);
-          for (size_t i = 0; i < want.size(); ++i) {
-            const std::string where = std::string(k.name) + " stride=" +
-                                      std::to_string(stride) + " h=" + std::to_string(h) +
-                                      " w=" + std::to_string(w) + " variant=" +
-                                      std::to_string(variant) + " at " + std::to_string(i);
-            if (std::isnan(want[i])) {
-              ASSERT_TRUE(std::isnan(got[i])) << where;
-              continue;
+    for (int stride : {1, 2}) {
+      for (int64_t h : {1, 2, 3, 7, 14}) {
+        for (int64_t w : {1, 2, 7, 14, 15, 16, 17, 31, 32, 33, 48, 49, 64, 65}) {
+          const int64_t ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
+          for (int variant = 0; variant < 4; ++variant) {
+            const bool with_res = variant & 1, relu6 = variant & 2, overread = (h + w) % 2 == 0;
+            // x is followed by 16 readable floats only when the kernel may over-read.
+            std::vector<float> x(static_cast<size_t>(h * w + (overread ? 16 : 0)));
+            std::vector<float> kw(9), res(static_cast<size_t>(ho * wo));
+            for (auto& v : x) v = val(rng);
+            for (auto& v : kw) v = val(rng);
+            for (auto& v : res) v = val(rng);
+            if (variant == 3) x[static_cast<size_t>(h * w / 2)] = std::nanf("");
+            const float bias = val(rng), lo = relu6 ? 0.0f : -inf, hi = relu6 ? 6.0f : inf;
+            std::vector<float> want(res.size()), got(want.size(), -7.0f);
+            ref->fn(h, w, stride, x.data(), kw.data(), bias, with_res ? res.data() : nullptr,
+                    want.data(), lo, hi, 0);
+            k.fn(h, w, stride, x.data(), kw.data(), bias, with_res ? res.data() : nullptr,
+                 got.data(), lo, hi, overread ? 1 : 0);
+            std::vector<float> in_place = res;  // y is the residual itself
+            if (with_res)
+              k.fn(h, w, stride, x.data(), kw.data(), bias, in_place.data(), in_place.data(), lo,
+                   hi, 0);
+            for (size_t i = 0; i < want.size(); ++i) {
+              const std::string where = std::string(k.name) + " stride=" +
+                                        std::to_string(stride) + " h=" + std::to_string(h) +
+                                        " w=" + std::to_string(w) + " variant=" +
+                                        std::to_string(variant) + " at " + std::to_string(i);
+              if (std::isnan(want[i])) {
+                ASSERT_TRUE(std::isnan(got[i])) << where;
+                continue;
+              }
+              ASSERT_NEAR(got[i], want[i], 1e-5f) << where;
+              if (with_res) ASSERT_NEAR(in_place[i], want[i], 1e-5f) << "in place " << where;
             }
-            ASSERT_NEAR(got[i], want[i], 1e-5f) << where;
-            if (with_res) ASSERT_NEAR(in_place[i], want[i], 1e-5f) << "in place " << where;
+            ++checked;
           }
-          ++checked;
         }
       }
     }
@@ -427,10 +428,10 @@ TEST(DnnlConv2d, StemAvoidsTheReferenceKernel) {
 // passes: the residual must be added once, in the last block's epilogue) and with the default
 // blocking; strided/padded geometries exercise the garbage columns of the extended grid.
 TEST(DirectConv2d, ResidualMatchesNaiveOnEveryPath) {
-  const std::vector<ConvGeom> geoms = {{1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},
-                                       {1, 8, 16, 7, 7, 1, 1, 0, 2},   {1, 16, 8, 10, 10, 1, 2, 0, 1},
-                                       {1, 8, 8, 10, 10, 5, 2, 2, 8},  {1, 12, 8, 19, 17, 3, 1, 1, 1},
-                                       {2, 8, 8, 9, 19, 3, 1, 1, 8},   {2, 8, 8, 9, 19, 3, 2, 1, 8}};
+  const std::vector<ConvGeom> geoms = {
+      {1, 8, 16, 13, 11, 3, 1, 1, 1}, {2, 8, 8, 9, 9, 3, 2, 1, 1},   {1, 8, 16, 7, 7, 1, 1, 0, 2},
+      {1, 16, 8, 10, 10, 1, 2, 0, 1}, {1, 8, 8, 10, 10, 5, 2, 2, 8},  {1, 12, 8, 19, 17, 3, 1, 1, 1},
+      {2, 8, 8, 9, 19, 3, 1, 1, 8},   {2, 8, 8, 9, 19, 3, 2, 1, 8}};  // the last two: dwconv
   setenv("SPARSE_RT_CONV_CBLOCK", "3", 1);
   direct_paths_match_naive(geoms, true, "cblock=3");
   unsetenv("SPARSE_RT_CONV_CBLOCK");

@@ -1,8 +1,9 @@
-// AVX-512 dwconv, stride 1: the plane in column strips of 16 pixels, two strips at a time, rows top to
-// bottom. Each input row is loaded once per strip (plus one vector each side of the pair); its
-// left and right neighbours are lane shifts (valignd) of adjacent strips, so no load crosses a
-// row edge and the zero padding is the zero shifted in. An input row feeds three output rows
-// (ky = 2, 1, 0), kept as three rolling accumulator sets; the oldest is complete after each row.
+// AVX-512 dwconv, stride 1: the plane in column strips of 16 pixels, two strips at a time, rows
+// top to bottom. Each input row is loaded once per strip (plus one vector each side of the
+// pair); its left and right neighbours are lane shifts (valignd) of adjacent strips, so no load
+// crosses a row edge and the zero padding is the zero shifted in. An input row feeds three
+// output rows (ky = 2, 1, 0), kept as three rolling accumulator sets; the oldest is complete
+// after each row. Stride 2: see stride2().
 #include <immintrin.h>
 
 #include <algorithm>
@@ -73,7 +74,8 @@ void strips(const Plane& p, int64_t v0, const float* k, float bias, const float*
     __m512 c[S + 2];
     for (int j = 0; j < S + 2; ++j) c[j] = load_strip(p, r, v0 + j - 1);
     for (int j = 0; j < S; ++j) {
-      const __m512 cl = from_left(c[j], c[j + 1]), cc = c[j + 1], cr = from_right(c[j + 1], c[j + 2]);
+      const __m512 cc = c[j + 1];
+      const __m512 cl = from_left(c[j], cc), cr = from_right(cc, c[j + 2]);
       up[j] = _mm512_fmadd_ps(kk[6], cl, up[j]);
       up[j] = _mm512_fmadd_ps(kk[7], cc, up[j]);
       up[j] = _mm512_fmadd_ps(kk[8], cr, up[j]);

@@ -68,7 +68,7 @@ class DirectConv2d {
 
   // How run() lays out an h x w input (made and cached on first use, as by run()).
   struct Layout {
-    const char* kernel;      // the spconv kernel that runs it
+    const char* kernel;      // the spconv (or dwconv) kernel that runs it
     bool copy;               // false: x is read in place
     int64_t row_pitch;       // floats per (phase) row of the padded copy
     int shifts;              // > 1: shifted taps (aligned loads; kernels/spconv/spconv.h)
@@ -123,8 +123,8 @@ void check_residual(const ConvParams& p, const float* x, int64_t n, int64_t h, i
 bool have_onednn();
 
 // Whether a dense conv should run on oneDNN rather than DirectConv2d::dense: oneDNN is built in
-// and the conv is depthwise (multiplier 1; oneDNN ~2x faster than ours) or has at least 16 input
-// channels per group. Narrow grouped convs (< 16 channels per group) have no oneDNN jit kernel:
+// and the conv is depthwise (multiplier 1; oneDNN ~2x faster than the spconv kernels) without a
+// dwconv kernel for it (depthwise_kernel), or has at least 16 input channels per group. Narrow grouped convs (< 16 channels per group) have no oneDNN jit kernel:
 // its reference implementation runs 700-1600x slower than the direct kernels (32->32 3x3 in 4
 // groups at 56^2: 160 ms vs 0.10 ms). Stems (groups 1, 3 input channels) run on oneDNN's jit
 // kernels since DnnlConv2d gives them a plain NCHW source, but are not preferred either:

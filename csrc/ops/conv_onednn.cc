@@ -1,8 +1,7 @@
 // Dense convolution through oneDNN (built only when CMake found it: SPARSE_RT_HAVE_ONEDNN).
 // oneDNN is built on GNU OpenMP, the same runtime as ours; its parallel regions take their
-// width from omp_get_max_threads(), so run() sets the caller's ICV for the call and restores it.
-#include <omp.h>
-
+// width from omp_get_max_threads(), so run() sets the caller's ICV for the call and restores it
+// (onednn::ThreadCountScope).
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "sparse_rt/status.h"
@@ -164,16 +163,8 @@ DnnlConv2d::~DnnlConv2d() = default;
 
 std::string DnnlConv2d::implementation(int64_t n, int64_t h, int64_t wd, int threads) const {
   p_.check_input(n, p_.in_channels, h, wd);
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
-  try {
-    std::string name = impl_->prim_for(p_, n, h, wd, threads)->impl;
-    omp_set_num_threads(saved);
-    return name;
-  } catch (...) {
-    omp_set_num_threads(saved);
-    throw;
-  }
+  const onednn::ThreadCountScope scope(threads);
+  return impl_->prim_for(p_, n, h, wd, threads)->impl;
 }
 
 // The residual is added by one fused pass after the conv (y = act(y + res), ops::add), not
@@ -185,8 +176,7 @@ void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
   if (n == 0) return;
   if (!x || !y) throw InvalidArgument("Conv2d: x and y must not be null");
   check_residual(p_, x, n, h, wd, y, res, /*in_place=*/false);
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
+  const onednn::ThreadCountScope scope(threads);
   try {
     std::shared_ptr<const Prim> prim = impl_->prim_for(p_, n, h, wd, threads);
     const dnnl::engine& eng = cpu_engine();
@@ -213,13 +203,8 @@ void DnnlConv2d::run(const float* x, int64_t n, int64_t h, int64_t wd, float* y,
     else
       activation(to_act(p_.act), y, y, total, threads);
   } catch (const dnnl::error& e) {
-    omp_set_num_threads(saved);
     throw Error(std::string("Conv2d (oneDNN): ") + e.what());
-  } catch (...) {
-    omp_set_num_threads(saved);
-    throw;
   }
-  omp_set_num_threads(saved);
 }
 
 #endif  // SPARSE_RT_HAVE_ONEDNN

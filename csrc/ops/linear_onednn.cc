@@ -130,14 +130,10 @@ std::unique_ptr<DenseLinear::Dnnl, DenseLinear::DnnlDeleter> DenseLinear::make_d
 
 bool DenseLinear::dnnl_linear(const float* x, int64_t n, float* y, int threads) const {
   if (!dnnl_) return false;
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
+  const onednn::ThreadCountScope scope(threads);
   try {
     const std::shared_ptr<const Dnnl::Prim> prim = dnnl_->prim_for(*this, n, threads);
-    if (!prim->usable) {
-      omp_set_num_threads(saved);
-      return false;
-    }
+    if (!prim->usable) return false;
     const dnnl::engine& eng = cpu_engine();
     dnnl::stream s(eng);
     memory src(prim->src, eng, const_cast<float*>(x));
@@ -151,10 +147,8 @@ bool DenseLinear::dnnl_linear(const float* x, int64_t n, float* y, int threads) 
     s.wait();
     activation(to_act(act_), y, y, n * rows_, threads);  // keeps NaN, unlike oneDNN's post-ops
   } catch (const dnnl::error& e) {
-    omp_set_num_threads(saved);
     throw Error(std::string("Linear (oneDNN): ") + e.what());
   }
-  omp_set_num_threads(saved);
   return true;
 }
 

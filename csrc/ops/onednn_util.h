@@ -2,6 +2,8 @@
 // SPARSE_RT_HAVE_ONEDNN is defined.
 #pragma once
 
+#include <omp.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -14,6 +16,22 @@ inline const dnnl::engine& cpu_engine() {
   static const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;
 }
+
+// oneDNN takes its parallel width from omp_get_max_threads() (when a primitive is created and
+// when it runs), so an op sets the calling thread's ICV to its thread count for the scope of a
+// call and restores it on the way out, exceptions included.
+class ThreadCountScope {
+ public:
+  explicit ThreadCountScope(int threads) : saved_(omp_get_max_threads()) {
+    omp_set_num_threads(threads);
+  }
+  ~ThreadCountScope() { omp_set_num_threads(saved_); }
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int saved_;
+};
 
 // Primitives are created with a user-managed scratchpad: oneDNN's own (library mode) is shared
 // by every execution of a primitive, so two threads running the same layer at once (two

@@ -188,4 +188,24 @@ const std::vector<std::pair<int, int>>& bsr_block_shapes() {
   return shapes;
 }
 
+const std::vector<PadrowsKernel>& padrows_kernels() {
+  static const std::vector<PadrowsKernel> table = {
+#define SPARSE_RT_PADROWS_KERNEL(name, isa) \
+  SPARSE_RT_IF_BUILT_##isa(PadrowsKernel{#name, isa_of_##isa, &kernels::isa::name}, )
+#include "kernels/padrows/kernels.inc"
+#undef SPARSE_RT_PADROWS_KERNEL
+  };
+  return table;
+}
+
+const PadrowsKernel& select_padrows(base::Isa isa) {
+  const PadrowsKernel* best = nullptr;
+  for (const PadrowsKernel& k : padrows_kernels())
+    if (static_cast<int>(k.isa) <= static_cast<int>(isa) &&
+        (!best || static_cast<int>(k.isa) > static_cast<int>(best->isa)))
+      best = &k;
+  if (!best) throw Error("no padrows kernel built");
+  return *best;
+}
+
 }  // namespace sparse_rt::dispatch

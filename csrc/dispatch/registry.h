@@ -15,6 +15,7 @@
 #include "kernels/spconv/spconv.h"
 #include "kernels/bsrmm/bsrmm.h"
 #include "kernels/dwconv/dwconv.h"
+#include "kernels/padrows/padrows.h"
 #include "kernels/spmm/spmm.h"
 #include "kernels/spmv/spmv.h"
 #include "kernels/transpose/transpose.h"
@@ -93,5 +94,16 @@ const std::vector<DwconvKernel>& dwconv_kernels();
 // The dwconv kernel of exactly path `isa`, or null: paths without one run depthwise convs on
 // the spconv kernels, which beat a lower path's dwconv kernel.
 const DwconvKernel* select_dwconv(base::Isa isa);
+
+struct PadrowsKernel {
+  const char* name;
+  base::Isa isa;
+  kernels::F32PadrowsFn fn;
+};
+
+// Every built zero-padded row-copy kernel (usable or not on this CPU), and the one of the best
+// path <= `isa` (the reference one serves every CPU).
+const std::vector<PadrowsKernel>& padrows_kernels();
+const PadrowsKernel& select_padrows(base::Isa isa);
 
 }  // namespace sparse_rt::dispatch

@@ -124,6 +124,7 @@ void DirectConv2d::finish() {
   if (static_cast<int64_t>(cols_.size()) > std::numeric_limits<int32_t>::max())
     throw InvalidArgument("Conv2d: more than 2^31 stored weights");
   kernel_ = &dispatch::select_spconv(base::active_isa(), mr_);
+  padrows_ = &dispatch::select_padrows(base::active_isa());
   dw_ = mr_ == 1 ? depthwise_kernel(p_, base::active_isa()) : nullptr;
   if (dw_) {  // one row group per channel, its entries' columns are the taps ky * 3 + kx
     dw_weights_.assign(static_cast<size_t>(p_.out_channels * 9), 0.0f);
@@ -411,37 +412,29 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   const int64_t halo = (p_.kh - 1) / sh;  // extra plane rows below a tile's output rows
 
   // Phase-split padded copy of plane rows [i0, i1) of image `img`, every channel and phase:
-  // plane (ci, py, px)[i][j] = padded[i*sh + py][j*sw + px].
+  // plane (ci, py, px)[i][j] = padded[i*sh + py][j*sw + px] (the padrows kernel, rows whose
+  // source is padding zero-filled here).
+  const float* x_end = x + n * c * h * w;
   auto copy_rows = [&](float* dst_img, int64_t img, int64_t i0, int64_t i1) {
     const int64_t wq = plan->wq;
     for (int64_t ci = 0; ci < c; ++ci) {
       const float* src = x + (img * c + ci) * h * w;
       float* dst = dst_img + ci * phases * plan->plane;
-      for (int64_t py = 0; py < plan->phases_r; ++py)
+      for (int64_t py = 0; py < plan->phases_r; ++py) {
+        // Rows i with 0 <= i*sh + py - ph < h: [ia, ib) within [i0, i1).
+        const int64_t ia = std::min(i1, std::max(i0, (std::max<int64_t>(0, ph - py) + sh - 1) / sh));
+        const int64_t ib = std::max(ia, std::min(i1, (h + ph - py + sh - 1) / sh));
         for (int64_t px = 0; px < plan->phases_c; ++px, dst += plan->plane) {
+          std::fill(dst + i0 * wq, dst + ia * wq, 0.0f);
+          std::fill(dst + ib * wq, dst + i1 * wq, 0.0f);
+          if (ib == ia) continue;
           // Columns j with 0 <= j*sw + px - pw < w: [j0, j1); the rest are padding zeros.
           const int64_t j0 = std::min(wq, (std::max<int64_t>(0, pw - px) + sw - 1) / sw);
           const int64_t j1 = std::max(j0, std::min(wq, (w + pw - px + sw - 1) / sw));
-          const int64_t shift = px - pw;  // source column of j is j*sw + shift
-          for (int64_t i = i0; i < i1; ++i) {
-            float* d = dst + i * wq;
-            const int64_t sy = i * sh + py - ph;
-            if (sy < 0 || sy >= h) {
-              std::fill(d, d + wq, 0.0f);
-              continue;
-            }
-            const float* srow = src + sy * w + shift;
-            for (int64_t j = 0; j < j0; ++j) d[j] = 0.0f;
-            if (sw == 1) {
-              std::memcpy(d + j0, srow + j0, static_cast<size_t>(j1 - j0) * sizeof(float));
-            } else if (sw == 2) {
-              for (int64_t j = j0; j < j1; ++j) d[j] = srow[2 * j];
-            } else {
-              for (int64_t j = j0; j < j1; ++j) d[j] = srow[j * sw];
-            }
-            for (int64_t j = j1; j < wq; ++j) d[j] = 0.0f;
-          }
+          const float* s0 = j1 > j0 ? src + (ia * sh + py - ph) * w + (j0 * sw + px - pw) : src;
+          padrows_->fn(ib - ia, wq, j0, j1, sw, s0, sh * w, dst + ia * wq, wq, x, x_end);
         }
+      }
     }
   };
 

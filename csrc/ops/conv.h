@@ -106,6 +106,7 @@ class DirectConv2d {
   std::vector<int32_t> cols_;    // 2-D view column of each entry (ci, ky, kx)
   std::vector<float> values_;    // mr_ per entry
   const dispatch::SpconvKernel* kernel_ = nullptr;
+  const dispatch::PadrowsKernel* padrows_ = nullptr;  // builds the padded, phase-split copy
   // Depthwise 3x3 padding 1, stride 1 or 2 (multiplier 1), on a path with a dwconv kernel: that
   // kernel, and the 9 weights of each channel.
   const dispatch::DwconvKernel* dw_ = nullptr;

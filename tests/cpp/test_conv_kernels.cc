@@ -271,6 +271,56 @@ TEST(DwconvKernels, MatchReferenceOverEdgeSweep) {
   if (checked == 0) GTEST_SKIP() << "no SIMD dwconv kernel usable on this CPU";
 }
 
+// Every padrows kernel (the reference included) against the contract, element for element:
+// row widths below, at and above the 8- and 16-lane vectors, kept columns [j0, j1) anywhere in
+// the row (none, one, whole), strides 1-3, several rows with gaps between them. The source is
+// exactly the readable span [lo, hi) (ASan catches a read outside it), its floats that no
+// output names are NaN (a kernel may read them but must not keep them), and the gaps between
+// destination rows must stay untouched.
+TEST(PadrowsKernels, MatchContractOverEdgeSweep) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> val(-1.0f, 1.0f);
+  const float sentinel = -7.0f;
+  int checked = 0;
+  for (const auto& k : dispatch::padrows_kernels()) {
+    if (!base::isa_usable(k.isa)) continue;
+    for (int64_t sw : {1, 2, 3})
+      for (int64_t wq : {1, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 58, 64, 100})
+        for (int64_t j0 : {0, 1, 2, 9})
+          for (int64_t kept : {0, 1, 7, 8, 15, 16, 17, 56, 1000}) {
+            if (j0 > wq) continue;
+            const int64_t j1 = std::min(wq, j0 + kept);
+            for (int64_t rows : {1, 3}) {
+              const int64_t head = (wq + j0) % 3 * 5, lds = (j1 - j0) * sw + (rows == 3 ? 4 : 0);
+              const int64_t ldd = wq + (rows == 3 ? 3 : 0);
+              const int64_t used = j1 > j0 ? (rows - 1) * lds + (j1 - j0 - 1) * sw + 1 : 0;
+              std::vector<float> src(static_cast<size_t>(head + used + (kept % 2) * 20),
+                                     std::nanf(""));
+              std::vector<float> want(static_cast<size_t>(rows * ldd), sentinel);
+              for (int64_t r = 0; r < rows; ++r)
+                for (int64_t j = 0; j < wq; ++j) {
+                  float v = 0.0f;
+                  if (j >= j0 && j < j1) {
+                    v = val(rng);
+                    src[static_cast<size_t>(head + r * lds + (j - j0) * sw)] = v;
+                  }
+                  want[static_cast<size_t>(r * ldd + j)] = v;
+                }
+              std::vector<float> got(want.size(), sentinel);
+              const float* s0 = src.data() + head;
+              k.fn(rows, wq, j0, j1, sw, s0, lds, got.data(), ldd, src.data(),
+                   src.data() + src.size());
+              for (size_t i = 0; i < want.size(); ++i)
+                ASSERT_EQ(got[i], want[i])
+                    << k.name << " sw=" << sw << " wq=" << wq << " j0=" << j0 << " j1=" << j1
+                    << " rows=" << rows << " at " << i;
+              ++checked;
+            }
+          }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 // Naive NCHW convolution (zero padding, groups) + optional residual, then ReLU: the op-level
 // oracle.
 std::vector<float> naive_conv(const std::vector<float>& x, int64_t n, int64_t h, int64_t w,

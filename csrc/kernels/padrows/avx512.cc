@@ -1,13 +1,17 @@
-// AVX-512 padrows: each 16-column output vector is ONE unaligned load (stride 1) or two loads
-// and a vpermt2ps (stride 2) at the source of its first column, with the columns outside
-// [j0, j1) zeroed in the register, only in the first and last vectors that keep any (a load
-// may cross the row's edges, into the neighbouring rows of the same tensor). Masked loads, the
-// obvious way to stay inside the row, cost Zen 4 about twice libc's memcpy + fills (33 vs 17
-// cycles per 56-float row, this kernel 16-22). Rows narrower than a vector (measured faster so),
-// rows whose loads would leave [lo, hi), and strides above 2 go element by element.
+// AVX-512 padrows. Stride 1: each 16-column output vector is lanes [sh, sh + 16) of two
+// consecutive 64-byte aligned source vectors (one vpermt2ps), each source vector loaded once;
+// stride 2: two unaligned loads and a vpermt2ps (even lanes) at the source of its first column.
+// The columns outside [j0, j1) are zeroed in the register, only in the first and last vectors
+// that keep any (a load may cross the row's edges, into the neighbouring rows of the same
+// tensor). Masked loads, the obvious way to stay inside the row, cost Zen 4 about twice libc's
+// memcpy + fills (33 vs 17 cycles per 56-float row). Unaligned loads instead of the aligned
+// pairs were as fast with warm caches but 4% slower on 3x3 64@56^2 with a cold input. Rows
+// narrower than a vector, rows whose loads would leave [lo, hi), and strides above 2 go element
+// by element.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "kernels/padrows/padrows.h"
 
@@ -29,11 +33,9 @@ inline __mmask16 lanes_in(int64_t a, int64_t b) {  // lanes l with a <= l < b, c
   return static_cast<__mmask16>(((1u << b) - 1u) & ~((1u << a) - 1u));
 }
 
-// Columns k .. k+15 of a row whose column 0 sits (virtually) at lo + at: one load (stride
-// 1), or two and a lane permute (stride 2).
-template <int kStride>
-inline __m512 load_cols(const float* lo, int64_t at, int64_t k) {
-  if (kStride == 1) return load_whole(lo + (at + k));
+// Columns k .. k+15 of a row whose column 0 sits (virtually) at lo + at, stride 2: two loads
+// and a lane permute.
+inline __m512 load_cols2(const float* lo, int64_t at, int64_t k) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   return _mm512_permutex2var_ps(load_whole(lo + (at + 2 * k)), even,
                                 load_whole(lo + (at + 2 * k + 16)));
@@ -53,14 +55,39 @@ inline void store_cols(float* d, const RowPlan& p, int64_t k, __m512 v) {
     _mm512_mask_storeu_ps(d + k, p.tail, v);
 }
 
-template <int kStride>
-inline void row(float* d, const float* lo, int64_t at, const RowPlan& p) {
+// Stride 1 from 64-byte aligned loads: output vector k is lanes [sh, sh + 16) of two
+// consecutive aligned source vectors (one vpermt2ps), each source vector loaded once. Reads
+// [at + kf - sh, at + kl - sh + 32).
+inline void row_aligned(float* d, const float* lo, int64_t at, const RowPlan& p) {
+  const float* s = lo + (at + p.kf);
+  const int sh = static_cast<int>(reinterpret_cast<uintptr_t>(s) / sizeof(float) % 16);
+  const float* a = s - sh;
+  const __m512i idx = _mm512_add_epi32(
+      _mm512_set1_epi32(sh), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
   for (int64_t k = 0; k < p.kf; k += 16) store_cols(d, p, k, _mm512_setzero_ps());
-  store_cols(d, p, p.kf, _mm512_maskz_mov_ps(p.keep_f, load_cols<kStride>(lo, at, p.kf)));
+  __m512 cur = _mm512_loadu_ps(a), next = _mm512_loadu_ps(a + 16);
+  store_cols(d, p, p.kf, _mm512_maskz_mov_ps(p.keep_f, _mm512_permutex2var_ps(cur, idx, next)));
   int64_t k = p.kf + 16;
-  for (; k < p.kl; k += 16) store_cols(d, p, k, load_cols<kStride>(lo, at, k));
+  for (; k < p.kl; k += 16) {  // whole vectors, all inside wq
+    cur = next;
+    next = _mm512_loadu_ps(a + (k - p.kf) + 16);
+    _mm512_storeu_ps(d + k, _mm512_permutex2var_ps(cur, idx, next));
+  }
+  if (p.kl > p.kf) {
+    cur = next;
+    next = _mm512_loadu_ps(a + (p.kl - p.kf) + 16);
+    store_cols(d, p, p.kl, _mm512_maskz_mov_ps(p.keep_l, _mm512_permutex2var_ps(cur, idx, next)));
+  }
+  for (k = p.kl + 16; k < p.wq; k += 16) store_cols(d, p, k, _mm512_setzero_ps());
+}
+
+inline void row_stride2(float* d, const float* lo, int64_t at, const RowPlan& p) {
+  for (int64_t k = 0; k < p.kf; k += 16) store_cols(d, p, k, _mm512_setzero_ps());
+  store_cols(d, p, p.kf, _mm512_maskz_mov_ps(p.keep_f, load_cols2(lo, at, p.kf)));
+  int64_t k = p.kf + 16;
+  for (; k < p.kl; k += 16) store_cols(d, p, k, load_cols2(lo, at, k));
   if (p.kl > p.kf)
-    store_cols(d, p, p.kl, _mm512_maskz_mov_ps(p.keep_l, load_cols<kStride>(lo, at, p.kl)));
+    store_cols(d, p, p.kl, _mm512_maskz_mov_ps(p.keep_l, load_cols2(lo, at, p.kl)));
   for (k = p.kl + 16; k < p.wq; k += 16) store_cols(d, p, k, _mm512_setzero_ps());
 }
 
@@ -94,12 +121,12 @@ void f32_padrows__avx512(SPARSE_RT_F32_PADROWS_PARAMS) {
     const float* s_j0 = src + r * lds;
     // Source index (relative to lo) of column 0; the loads read [at + kf*sw, at + (kl+16)*sw).
     const int64_t at = (s_j0 - lo) - j0 * sw;
-    if (at + p.kf * sw < 0 || at + (p.kl + 16) * sw > hi - lo)
+    if (at + p.kf * sw < 16 || at + (p.kl + 32) * sw > hi - lo)
       row_scalar(d, s_j0, wq, j0, j1, sw);
     else if (sw == 1)
-      row<1>(d, lo, at, p);
+      row_aligned(d, lo, at, p);
     else
-      row<2>(d, lo, at, p);
+      row_stride2(d, lo, at, p);
   }
 }
 

@@ -226,16 +226,14 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
   const int64_t sh = p_.stride_h, sw = p_.stride_w;
   // Copy unless the conv is stride 1 without padding; tiny planes are copied anyway so the
   // kernels may over-read their tails instead of using (slow) masked loads. On AVX-512, planes
-  // that are not 16-float multiples (14^2 = 196) are copied too when each input channel feeds
-  // enough stored weights: in place, three channels in four start off a 64-byte boundary and
-  // most loads straddle two cache lines, while the copy into aligned planes is one memcpy per
-  // plane (padrows). Measured (2 threads, s = 0.9, entries per input channel): 1x1 512@14^2
-  // (51) 0.134 -> 0.116 ms, 256->1024@14^2 (102) 0.133 -> 0.105; 1024->256@14^2 (26) equal
-  // warm and 0.199 -> 0.238 ms with cold caches, so below 40 entries per channel x stays in
-  // place. AVX2's 32-byte loads straddle half as often and there the copy lost (1x1
-  // 1024->256@14^2 0.144 -> 0.171 ms, 512@14^2 equal), so AVX2 reads in place.
-  const bool misaligned = (h * w) % 16 != 0 && kernel_->isa == base::Isa::kAvx512 &&
-                          static_cast<int64_t>(cols_.size()) >= 40 * p_.in_channels;
+  // that are not 16-float multiples (14^2 = 196) are copied too: in place, three channels in
+  // four start off a 64-byte boundary and most loads straddle two cache lines, while the copy
+  // into aligned planes is one memcpy per plane (padrows). Measured (2 threads, s = 0.9): 1x1
+  // 512@14^2 0.134 -> 0.116 ms, 256->1024@14^2 0.133 -> 0.105, 1024->256@14^2 equal at batch 1
+  // (20% slower with cold caches, 8-15% faster at batch 16; ResNet-50 equal either way). AVX2's
+  // 32-byte loads straddle half as often and there the copy lost (1x1 1024->256@14^2 0.144 ->
+  // 0.171 ms, 512@14^2 equal), so AVX2 reads in place.
+  const bool misaligned = (h * w) % 16 != 0 && kernel_->isa == base::Isa::kAvx512;
   plan.copy = !(sh == 1 && sw == 1 && p_.pad_h == 0 && p_.pad_w == 0) || h * w < 128 || misaligned;
   if (plan.copy) {
     const int64_t hp = h + 2 * p_.pad_h, wp = w + 2 * p_.pad_w;

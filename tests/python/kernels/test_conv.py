@@ -395,20 +395,17 @@ def test_shifted_taps_layout(isa):
 @pytest.mark.parametrize("isa", ISAS)
 def test_unaligned_planes_copied_on_avx512(isa):
     """A stride-1 unpadded conv reads x in place unless, on AVX-512, its planes are not 16-float
-    multiples (14x14 = 196 floats) and each input channel feeds >= 40 stored weights (the copy
-    into aligned planes then pays), or the planes have under 128 pixels (7x7, always copied);
-    the answer is torch's either way."""
-    for o, sparsity, copied in [(96, 0.5, True), (20, 0.8, False)]:  # 48 / ~4 weights per channel
-        weight, bias, x = make_case(5, 2, 24, o, 14, 14, 1, 1, 0, 1, sparsity)
-        ref = torch_conv(x, weight, bias, 1, 0, 1, None)
-        with runtime(isa, 2):
-            active = sparse_rt.get_isa()
-            layer = Conv2d(weight, bias, format="csr")
-            y = layer(x)
-            copies = {size: layer.layout(size, size)["copy"] for size in (7, 14, 28)}
-        want = {7: True, 14: copied and active == "avx512", 28: False}
-        assert copies == want, (o, sparsity, active, copies)
-        check(y, ref, dict(isa=active, o=o, layout=layer.layout(14, 14)))
+    multiples (14x14 = 196 floats: copied into aligned planes), or the planes have under 128
+    pixels (7x7, always copied); the answer is torch's either way."""
+    weight, bias, x = make_case(5, 2, 24, 20, 14, 14, 1, 1, 0, 1, 0.8)
+    ref = torch_conv(x, weight, bias, 1, 0, 1, None)
+    with runtime(isa, 2):
+        active = sparse_rt.get_isa()
+        layer = Conv2d(weight, bias, format="csr")
+        y = layer(x)
+        copies = {size: layer.layout(size, size)["copy"] for size in (7, 14, 28)}
+    assert copies == {7: True, 14: active == "avx512", 28: False}, (active, copies)
+    check(y, ref, dict(isa=active, layout=layer.layout(14, 14)))
 
 
 @pytest.mark.parametrize("isa", ISAS)

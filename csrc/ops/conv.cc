@@ -430,7 +430,8 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       float* dst = dst_img + ci * phases * plan->plane;
       for (int64_t py = 0; py < plan->phases_r; ++py) {
         // Rows i with 0 <= i*sh + py - ph < h: [ia, ib) within [i0, i1).
-        const int64_t ia = std::min(i1, std::max(i0, (std::max<int64_t>(0, ph - py) + sh - 1) / sh));
+        const int64_t first = (std::max<int64_t>(0, ph - py) + sh - 1) / sh;
+        const int64_t ia = std::min(i1, std::max(i0, first));
         const int64_t ib = std::max(ia, std::min(i1, (h + ph - py + sh - 1) / sh));
         for (int64_t px = 0; px < plan->phases_c; ++px, dst += plan->plane) {
           std::fill(dst + i0 * wq, dst + ia * wq, 0.0f);

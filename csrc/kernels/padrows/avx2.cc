@@ -22,10 +22,13 @@ inline __m256 load_cols(const float* lo, int64_t at, int64_t k) {
       _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
 }
 
-inline __m256 lanes_in(int64_t a, int64_t b) {  // all-ones lanes l with a <= l < b
+// All-ones lanes l with a <= l < b (clamped first, so the 32-bit compares cannot overflow).
+inline __m256 lanes_in(int64_t a, int64_t b) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i ge_a = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(static_cast<int>(std::max<int64_t>(a, -1) - 1)));
-  const __m256i lt_b = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(b, 8))), lane);
+  const int first = static_cast<int>(std::clamp<int64_t>(a, -1, 8));
+  const int end = static_cast<int>(std::clamp<int64_t>(b, -1, 8));
+  const __m256i ge_a = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(first - 1));
+  const __m256i lt_b = _mm256_cmpgt_epi32(_mm256_set1_epi32(end), lane);
   return _mm256_castsi256_ps(_mm256_and_si256(ge_a, lt_b));
 }
 
@@ -51,7 +54,8 @@ inline void row(float* d, const float* lo, int64_t at, const RowPlan& p) {
   store_cols(d, p, p.kf, _mm256_and_ps(p.keep_f, load_cols<kStride>(lo, at, p.kf)));
   int64_t k = p.kf + 8;
   for (; k < p.kl; k += 8) _mm256_storeu_ps(d + k, load_cols<kStride>(lo, at, k));
-  if (p.kl > p.kf) store_cols(d, p, p.kl, _mm256_and_ps(p.keep_l, load_cols<kStride>(lo, at, p.kl)));
+  if (p.kl > p.kf)
+    store_cols(d, p, p.kl, _mm256_and_ps(p.keep_l, load_cols<kStride>(lo, at, p.kl)));
   for (k = p.kl + 8; k < p.wq; k += 8) store_cols(d, p, k, _mm256_setzero_ps());
 }
 

@@ -62,8 +62,9 @@ inline void row_aligned(float* d, const float* lo, int64_t at, const RowPlan& p)
   const float* s = lo + (at + p.kf);
   const int sh = static_cast<int>(reinterpret_cast<uintptr_t>(s) / sizeof(float) % 16);
   const float* a = s - sh;
-  const __m512i idx = _mm512_add_epi32(
-      _mm512_set1_epi32(sh), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(sh),
+                                       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                                         13, 14, 15));
   for (int64_t k = 0; k < p.kf; k += 16) store_cols(d, p, k, _mm512_setzero_ps());
   __m512 cur = _mm512_loadu_ps(a), next = _mm512_loadu_ps(a + 16);
   store_cols(d, p, p.kf, _mm512_maskz_mov_ps(p.keep_f, _mm512_permutex2var_ps(cur, idx, next)));

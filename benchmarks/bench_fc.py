@@ -344,8 +344,8 @@ def _per_nnz(rounds: int = 3, batches=(1, 16, 64), threads_list=(1, 2)) -> str:
     process, `rounds` times; each cell is the median over rounds. 1 thread: median thread CPU
     time of the interleaved repeats; 2 threads: the fastest call's wall time
     (interleaved_fastest). GB/s counts the bytes of the packed weight
-    stream a call must read (N=1: 4 B value + 2 B index per non-zero, 4 B per row; N>=2: 4 + 4
-    B per non-zero, 4 B per row), not x, y or the transposed batch."""
+    stream a call must read (4 B value + 2 B index per non-zero, 4 B per row: every batch size
+    reads the same 16-bit-index stream when K <= 65536), not x, y or the transposed batch."""
     import sparse_rt
     from sparse_rt.ops import Linear
 
@@ -368,7 +368,7 @@ def _per_nnz(rounds: int = 3, batches=(1, 16, 64), threads_list=(1, 2)) -> str:
                 cells, per = [], []
                 for s in PER_NNZ_SPARSITIES:
                     t = float(np.median([r[s] for r in runs]))
-                    bytes_ = nnz[s] * (6 if n == 1 else 8) + 4 * (shape[0] + 1)
+                    bytes_ = nnz[s] * (6 if shape[1] <= 65536 else 8) + 4 * (shape[0] + 1)
                     per.append(t / nnz[s])
                     cells.append(f"{t / nnz[s] * 1e9:.3f} ns, {bytes_ / t / 1e9:.1f} GB/s")
                 out.append(f"| {n} | {threads} | " + " | ".join(cells) +

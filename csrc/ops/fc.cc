@@ -121,8 +121,7 @@ CsrLinear::CsrLinear(const CsrMatrix& w, std::vector<float> bias, Activation act
     : bias_(std::move(bias)), clamp_(clamp_for(act)), isa_(base::active_isa()) {
   w.validate();
   check_bias(bias_, w.rows, "CsrLinear");
-  mm_ = kernels::sort_csr_rows(w);
-  kernels::pack_csrmv(mm_, &mv_);
+  kernels::pack_csrmv(w, &mv_);
   mv_kernel_ = &dispatch::select_csrmv(isa_, mv_.index_bits);
 }
 
@@ -132,15 +131,15 @@ const char* CsrLinear::kernel_name(int64_t n) const {
 
 void CsrLinear::linear(const float* x, int64_t n, float* y, int threads) const {
   if (n < 0) throw InvalidArgument("CsrLinear: negative batch size");
-  const int64_t m = mm_.rows, k = mm_.cols;
+  const int64_t m = mv_.rows, k = mv_.cols;
   if (n == 0 || m == 0) return;
   if ((!x && k > 0) || !y) throw InvalidArgument("CsrLinear: x and y must not be null");
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   // units that can go to threads: rows, or 32-column slices of a wide batch (see batched_linear)
-  const int parts = threads_for(threads, std::max(m, n / 32), (mm_.nnz() + m) * n);
+  const int parts = threads_for(threads, std::max(m, n / 32), (nnz() + m) * n);
+  const void* idx = mv_.index_bits == 16 ? static_cast<const void*>(mv_.idx16.data())
+                                         : static_cast<const void*>(mv_.idx32.data());
   if (n == 1) {
-    const void* idx = mv_.index_bits == 16 ? static_cast<const void*>(mv_.idx16.data())
-                                           : static_cast<const void*>(mv_.idx32.data());
     auto run = [&](int t) {
       const int64_t r0 = balanced_unit(mv_.indptr.data(), m, 1, parts, t);
       const int64_t r1 = balanced_unit(mv_.indptr.data(), m, 1, parts, t + 1);
@@ -157,10 +156,10 @@ void CsrLinear::linear(const float* x, int64_t n, float* y, int threads) const {
     return;
   }
   const dispatch::CsrmmKernel& kern = dispatch::select_csrmm(isa_, n);
-  batched_linear(isa_, x, n, k, m, y, parts, mm_.indptr.data(), m, 1, 1,
+  batched_linear(isa_, x, n, k, m, y, parts, mv_.indptr.data(), m, 1, 1,
                  [&](int64_t r0, int64_t r1, const float* xt, int64_t j0, int64_t nj, float* tile) {
-                   kern.fn(r1 - r0, nj, mm_.indptr.data() + r0, mm_.indices.data(),
-                           mm_.data.data(), xt + j0, n, bias ? bias + r0 : nullptr, tile, nj,
+                   kern.fn(r1 - r0, nj, mv_.indptr.data() + r0, idx, mv_.index_bits,
+                           mv_.values.data(), xt + j0, n, bias ? bias + r0 : nullptr, tile, nj,
                            clamp_.lo, clamp_.hi);
                  });
 }

@@ -27,14 +27,15 @@ class CsrLinear {
   void linear(const float* x, int64_t n, float* y, int threads) const;
   // Name of the kernel a call with batch n runs.
   const char* kernel_name(int64_t n) const;
-  int64_t rows() const { return mm_.rows; }
-  int64_t cols() const { return mm_.cols; }
-  int64_t nnz() const { return mm_.nnz(); }
+  int64_t rows() const { return mv_.rows; }
+  int64_t cols() const { return mv_.cols; }
+  int64_t nnz() const { return static_cast<int64_t>(mv_.values.size()); }
   base::Isa isa() const { return isa_; }
 
  private:
-  CsrMatrix mm_;               // rows sorted by column: the csrmm stream
-  kernels::PackedCsrmv mv_;    // the csrmv stream (16-bit indices when K allows)
+  // Rows sorted by column, 16-bit indices when K allows: the one stream both the batch-1
+  // (csrmv) and the batched (csrmm) kernels read.
+  kernels::PackedCsrmv mv_;
   std::vector<float> bias_;
   Clamp clamp_;
   base::Isa isa_;

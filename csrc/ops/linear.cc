@@ -62,7 +62,7 @@ void CsrMatmul::matmul(const float* x, int64_t n, float* y, int threads) const {
     const int64_t r0 = balanced_row(w_.indptr, w_.rows, parts, t);
     const int64_t r1 = balanced_row(w_.indptr, w_.rows, parts, t + 1);
     if (r1 > r0)
-      kernel_->fn(r1 - r0, n, w_.indptr.data() + r0, w_.indices.data(), w_.data.data(), x, n,
+      kernel_->fn(r1 - r0, n, w_.indptr.data() + r0, w_.indices.data(), 32, w_.data.data(), x, n,
                   bias ? bias + r0 : nullptr, y + r0 * n, n, clamp_.lo, clamp_.hi);
   }
 }

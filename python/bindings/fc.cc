@@ -121,7 +121,7 @@ void bind_fc(py::module_& m) {
           {
             py::gil_scoped_release release;
             secs = timed(repeat, [&] {
-              k.fn(rows, n, w.indptr.data(), w.indices.data(), w.data.data(), xp, n, b, yp, n,
+              k.fn(rows, n, w.indptr.data(), w.indices.data(), 32, w.data.data(), xp, n, b, yp, n,
                    out_min, out_max);
             });
           }

@@ -81,15 +81,22 @@ TEST(FcKernels, CsrmmMatchesReference) {
               CsrMatrix w = CsrMatrix::from_dense(wd.data(), m, kk);
               std::vector<float> x = random_dense(kk, n, 0.0, rng), bias = random_dense(m, 1, 0.0, rng);
               const bool with_bias = (m + n) % 2 == 0;
-              std::vector<float> y(m * n, -7.0f), y_ref(m * n, 7.0f);
-              k.fn(m, n, w.indptr.data(), w.indices.data(), w.data.data(), x.data(), n,
-                   with_bias ? bias.data() : nullptr, y.data(), n, act.lo, act.hi);
-              ref.fn(m, n, w.indptr.data(), w.indices.data(), w.data.data(), x.data(), n,
+              std::vector<float> y_ref(m * n, 7.0f);
+              ref.fn(m, n, w.indptr.data(), w.indices.data(), 32, w.data.data(), x.data(), n,
                      with_bias ? bias.data() : nullptr, y_ref.data(), n, act.lo, act.hi);
-              std::ostringstream what;
-              what << k.name << " m=" << m << " k=" << kk << " n=" << n << " s=" << s
-                   << " act=" << act.name << " bias=" << with_bias;
-              expect_close(y, y_ref, static_cast<float>(kk), what.str());
+              // The same matrix through 32- and 16-bit column indices.
+              const std::vector<uint16_t> idx16(w.indices.begin(), w.indices.end());
+              for (int bits : {32, 16}) {
+                const void* idx = bits == 16 ? static_cast<const void*>(idx16.data())
+                                             : static_cast<const void*>(w.indices.data());
+                std::vector<float> y(m * n, -7.0f);
+                k.fn(m, n, w.indptr.data(), idx, bits, w.data.data(), x.data(), n,
+                     with_bias ? bias.data() : nullptr, y.data(), n, act.lo, act.hi);
+                std::ostringstream what;
+                what << k.name << " bits=" << bits << " m=" << m << " k=" << kk << " n=" << n
+                     << " s=" << s << " act=" << act.name << " bias=" << with_bias;
+                expect_close(y, y_ref, static_cast<float>(kk), what.str());
+              }
             }
   }
 }
@@ -105,9 +112,9 @@ TEST(FcKernels, CsrmmStridedOutputAndSubrange) {
   for (const auto& k : dispatch::csrmm_kernels()) {
     if (skip(k.isa)) continue;
     std::vector<float> y(m * ldy, 5.0f), y_ref(m * ldy, 5.0f);
-    k.fn(m - 2, n, w.indptr.data() + 2, w.indices.data(), w.data.data(), x.data(), ldx,
+    k.fn(m - 2, n, w.indptr.data() + 2, w.indices.data(), 32, w.data.data(), x.data(), ldx,
          bias.data() + 2, y.data() + 2 * ldy, ldy, -kInf, kInf);
-    ref.fn(m - 2, n, w.indptr.data() + 2, w.indices.data(), w.data.data(), x.data(), ldx,
+    ref.fn(m - 2, n, w.indptr.data() + 2, w.indices.data(), 32, w.data.data(), x.data(), ldx,
            bias.data() + 2, y_ref.data() + 2 * ldy, ldy, -kInf, kInf);
     expect_close(y, y_ref, kk, k.name);  // includes the untouched padding (5.0)
   }
@@ -191,8 +198,8 @@ TEST(FcKernels, NanPropagatesThroughClamp) {
       const int64_t n = 3;
       std::vector<float> x(kk * n, 1.0f), y(m * n);
       x[5 * n + 1] = std::numeric_limits<float>::quiet_NaN();
-      k.fn(m, n, csr.indptr.data(), csr.indices.data(), csr.data.data(), x.data(), n, nullptr,
-           y.data(), n, act.lo, act.hi);
+      k.fn(m, n, csr.indptr.data(), csr.indices.data(), 32, csr.data.data(), x.data(), n,
+           nullptr, y.data(), n, act.lo, act.hi);
       EXPECT_TRUE(std::isnan(y[1])) << k.name << " " << act.name;
       EXPECT_FALSE(std::isnan(y[0])) << k.name << " " << act.name;
     }

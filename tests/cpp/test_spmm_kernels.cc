@@ -48,10 +48,10 @@ TEST(CsrmmKernels, MatchReferenceOverEdgeSweep) {
       auto x = testing::random_dense(c.k * ldx, 12);
       auto bias = testing::random_dense(c.m, 13);
       std::vector<float> want(static_cast<size_t>(c.m * ldy), -7.0f), got = want;
-      reference.fn(c.m, c.n, csr.indptr.data(), csr.indices.data(), csr.data.data(), x.data(),
-                   ldx, c.bias ? bias.data() : nullptr, want.data(), ldy, c.lo, c.hi);
-      kern.fn(c.m, c.n, csr.indptr.data(), csr.indices.data(), csr.data.data(), x.data(), ldx,
-              c.bias ? bias.data() : nullptr, got.data(), ldy, c.lo, c.hi);
+      reference.fn(c.m, c.n, csr.indptr.data(), csr.indices.data(), 32, csr.data.data(),
+                   x.data(), ldx, c.bias ? bias.data() : nullptr, want.data(), ldy, c.lo, c.hi);
+      kern.fn(c.m, c.n, csr.indptr.data(), csr.indices.data(), 32, csr.data.data(), x.data(),
+              ldx, c.bias ? bias.data() : nullptr, got.data(), ldy, c.lo, c.hi);
       ASSERT_LE(testing::max_rel_diff(got, want), 1e-5) << describe(kern, c);
       for (int64_t i = 0; i < c.m; ++i)
         for (int64_t j = c.n; j < ldy; ++j)
@@ -71,8 +71,8 @@ TEST(CsrmmKernels, NanPropagatesThroughClamp) {
     for (int64_t n : {1, 16, 64, 70}) {
       std::vector<float> x(static_cast<size_t>(3 * n), 1.0f), y(static_cast<size_t>(n));
       x[0] = nan;
-      kern.fn(1, n, csr.indptr.data(), csr.indices.data(), csr.data.data(), x.data(), n, nullptr,
-              y.data(), n, 0.0f, 6.0f);
+      kern.fn(1, n, csr.indptr.data(), csr.indices.data(), 32, csr.data.data(), x.data(), n,
+              nullptr, y.data(), n, 0.0f, 6.0f);
       EXPECT_TRUE(std::isnan(y[0])) << kern.name << " n=" << n;
       if (n > 1) EXPECT_EQ(y[1], 3.0f) << kern.name;
     }

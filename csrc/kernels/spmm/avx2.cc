@@ -33,8 +33,8 @@ constexpr int64_t kPrefetchMinLdx = 64;
 // (4 x vectors per non-zero at N = 64) it cost 5-9 % at s >= 0.9 and gained nothing at 0.5.
 constexpr int32_t kStreamAhead = 256;
 
-template <int NV, int U, bool kMask, bool kPfX>
-inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indices, const float* values,
+template <int NV, int U, bool kMask, bool kPfX, typename Idx>
+inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const Idx* indices, const float* values,
                      const float* x, int64_t ldx, __m256 vb, float* y, __m256 vmin, __m256 vmax,
                      __m256i mask) {
   __m256 acc[U][NV];
@@ -82,8 +82,10 @@ inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indic
   }
 }
 
-template <int NV, int U, bool kPfX>
-void csrmm_tiles(SPARSE_RT_F32_CSRMM_PARAMS) {
+template <int NV, int U, bool kPfX, typename Idx>
+void csrmm_tiles(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices,
+                 const float* values, const float* x, int64_t ldx, const float* bias, float* y,
+                 int64_t ldy, float out_min, float out_max) {
   const __m256 vmin = _mm256_set1_ps(out_min), vmax = _mm256_set1_ps(out_max);
   const __m256i none = _mm256_setzero_si256();
   const int32_t p_end = indptr[m];
@@ -93,33 +95,45 @@ void csrmm_tiles(SPARSE_RT_F32_CSRMM_PARAMS) {
     float* yi = y + i * ldy;
     int64_t j = 0;
     for (; j + 8 * NV <= n; j += 8 * NV)
-      row_tile<NV, U, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
+      row_tile<NV, U, false, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
     for (; j + 8 <= n; j += 8)
-      row_tile<1, 4, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
+      row_tile<1, 4, false, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
     if (j < n)
-      row_tile<1, 4, true, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax,
+      row_tile<1, 4, true, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax,
                            tail_mask(n - j));
   }
 }
 
-template <int NV, int U>
-void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
+template <int NV, int U, typename Idx>
+void csrmm_idx(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices, const float* values,
+               const float* x, int64_t ldx, const float* bias, float* y, int64_t ldy,
+               float out_min, float out_max) {
   if (ldx >= kPrefetchMinLdx)
     csrmm_tiles<NV, U, true>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
   else
     csrmm_tiles<NV, U, false>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 
+template <int NV, int U>
+void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
+  if (index_bits == 16)
+    csrmm_idx<NV, U>(m, n, indptr, static_cast<const uint16_t*>(indices), values, x, ldx, bias, y,
+                     ldy, out_min, out_max);
+  else
+    csrmm_idx<NV, U>(m, n, indptr, static_cast<const int32_t*>(indices), values, x, ldx, bias, y,
+                     ldy, out_min, out_max);
+}
+
 }  // namespace
 
 void f32_csrmm_1x8__avx2(SPARSE_RT_F32_CSRMM_PARAMS) {
-  csrmm<1, 4>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+  csrmm<1, 4>(m, n, indptr, indices, index_bits, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 void f32_csrmm_1x16__avx2(SPARSE_RT_F32_CSRMM_PARAMS) {
-  csrmm<2, 2>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+  csrmm<2, 2>(m, n, indptr, indices, index_bits, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 void f32_csrmm_1x32__avx2(SPARSE_RT_F32_CSRMM_PARAMS) {
-  csrmm<4, 1>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+  csrmm<4, 1>(m, n, indptr, indices, index_bits, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 
 }  // namespace sparse_rt::kernels::avx2

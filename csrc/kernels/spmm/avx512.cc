@@ -27,8 +27,8 @@ constexpr int64_t kPrefetchMinLdx = 64;
 // L3-resident one at N = 16. Tuned over 64..2048.
 constexpr int32_t kStreamAhead = 256;
 
-template <int NV, int U, bool kMask, bool kPfX>
-inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indices, const float* values,
+template <int NV, int U, bool kMask, bool kPfX, typename Idx>
+inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const Idx* indices, const float* values,
                      const float* x, int64_t ldx, __m512 vb, float* y, __m512 vmin, __m512 vmax,
                      __mmask16 mask) {
   __m512 acc[U][NV];
@@ -76,8 +76,10 @@ inline void row_tile(int32_t p0, int32_t p1, int32_t p_end, const int32_t* indic
   }
 }
 
-template <int NV, int U, bool kPfX>
-void csrmm_tiles(SPARSE_RT_F32_CSRMM_PARAMS) {
+template <int NV, int U, bool kPfX, typename Idx>
+void csrmm_tiles(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices,
+                 const float* values, const float* x, int64_t ldx, const float* bias, float* y,
+                 int64_t ldy, float out_min, float out_max) {
   const __m512 vmin = _mm512_set1_ps(out_min), vmax = _mm512_set1_ps(out_max);
   const int32_t p_end = indptr[m];
   for (int64_t i = 0; i < m; ++i) {
@@ -86,34 +88,46 @@ void csrmm_tiles(SPARSE_RT_F32_CSRMM_PARAMS) {
     float* yi = y + i * ldy;
     int64_t j = 0;
     for (; j + 16 * NV <= n; j += 16 * NV)
-      row_tile<NV, U, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
+      row_tile<NV, U, false, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
     for (; j + 16 <= n; j += 16)
-      row_tile<1, 4, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
+      row_tile<1, 4, false, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
     if (j < n) {
       const __mmask16 mask = static_cast<__mmask16>((1u << (n - j)) - 1u);
-      row_tile<1, 4, true, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, mask);
+      row_tile<1, 4, true, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, mask);
     }
   }
 }
 
-template <int NV, int U>
-void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
+template <int NV, int U, typename Idx>
+void csrmm_idx(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices, const float* values,
+               const float* x, int64_t ldx, const float* bias, float* y, int64_t ldy,
+               float out_min, float out_max) {
   if (ldx >= kPrefetchMinLdx)
     csrmm_tiles<NV, U, true>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
   else
     csrmm_tiles<NV, U, false>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 
+template <int NV, int U>
+void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
+  if (index_bits == 16)
+    csrmm_idx<NV, U>(m, n, indptr, static_cast<const uint16_t*>(indices), values, x, ldx, bias, y,
+                     ldy, out_min, out_max);
+  else
+    csrmm_idx<NV, U>(m, n, indptr, static_cast<const int32_t*>(indices), values, x, ldx, bias, y,
+                     ldy, out_min, out_max);
+}
+
 }  // namespace
 
 void f32_csrmm_1x16__avx512(SPARSE_RT_F32_CSRMM_PARAMS) {
-  csrmm<1, 4>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+  csrmm<1, 4>(m, n, indptr, indices, index_bits, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 void f32_csrmm_1x32__avx512(SPARSE_RT_F32_CSRMM_PARAMS) {
-  csrmm<2, 2>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+  csrmm<2, 2>(m, n, indptr, indices, index_bits, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 void f32_csrmm_1x64__avx512(SPARSE_RT_F32_CSRMM_PARAMS) {
-  csrmm<4, 1>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
+  csrmm<4, 1>(m, n, indptr, indices, index_bits, values, x, ldx, bias, y, ldy, out_min, out_max);
 }
 
 }  // namespace sparse_rt::kernels::avx512

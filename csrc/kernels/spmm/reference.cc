@@ -6,7 +6,12 @@
 
 namespace sparse_rt::kernels::scalar {
 
-void f32_csrmm_1x1__reference(SPARSE_RT_F32_CSRMM_PARAMS) {
+namespace {
+
+template <typename Idx>
+void csrmm(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices, const float* values,
+           const float* x, int64_t ldx, const float* bias, float* y, int64_t ldy, float out_min,
+           float out_max) {
   for (int64_t i = 0; i < m; ++i) {
     const float b = bias ? bias[i] : 0.0f;
     for (int64_t j = 0; j < n; ++j) {
@@ -16,6 +21,17 @@ void f32_csrmm_1x1__reference(SPARSE_RT_F32_CSRMM_PARAMS) {
       y[i * ldy + j] = std::min(std::max(acc, out_min), out_max);
     }
   }
+}
+
+}  // namespace
+
+void f32_csrmm_1x1__reference(SPARSE_RT_F32_CSRMM_PARAMS) {
+  if (index_bits == 16)
+    csrmm(m, n, indptr, static_cast<const uint16_t*>(indices), values, x, ldx, bias, y, ldy,
+          out_min, out_max);
+  else
+    csrmm(m, n, indptr, static_cast<const int32_t*>(indices), values, x, ldx, bias, y, ldy,
+          out_min, out_max);
 }
 
 }  // namespace sparse_rt::kernels::scalar

@@ -95,11 +95,11 @@ void csrmm_tiles(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices
     float* yi = y + i * ldy;
     int64_t j = 0;
     for (; j + 8 * NV <= n; j += 8 * NV)
-      row_tile<NV, U, false, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
+      row_tile<NV, U, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
     for (; j + 8 <= n; j += 8)
-      row_tile<1, 4, false, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
+      row_tile<1, 4, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, none);
     if (j < n)
-      row_tile<1, 4, true, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax,
+      row_tile<1, 4, true, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax,
                            tail_mask(n - j));
   }
 }

@@ -88,12 +88,12 @@ void csrmm_tiles(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices
     float* yi = y + i * ldy;
     int64_t j = 0;
     for (; j + 16 * NV <= n; j += 16 * NV)
-      row_tile<NV, U, false, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
+      row_tile<NV, U, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
     for (; j + 16 <= n; j += 16)
-      row_tile<1, 4, false, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
+      row_tile<1, 4, false, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, 0);
     if (j < n) {
       const __mmask16 mask = static_cast<__mmask16>((1u << (n - j)) - 1u);
-      row_tile<1, 4, true, kPfX, Idx>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, mask);
+      row_tile<1, 4, true, kPfX>(p0, p1, p_end, indices, values, x + j, ldx, vb, yi + j, vmin, vmax, mask);
     }
   }
 }

@@ -149,11 +149,16 @@ def test_wide_batch_and_large_k(isa, restore_runtime):
         for n in (130, 257):
             x = rng.standard_normal((n, 256)).astype(np.float32)
             assert_close(layer(x), reference(x, w, None, None), x, w, f"{isa} {fmt} {block} n={n}")
-    w = _weight_for((6, 70000), 0.999, None, seed=2)
-    layer = Linear(w, format="csr")
-    assert layer.kernel_for(1).startswith("f32_csrmv_1x1__")  # 32-bit indices
-    x = rng.standard_normal((1, 70000)).astype(np.float32)
-    assert_close(layer(x), reference(x, w, None, None), x, w, f"{isa} K=70000")
+    # Every batch size reads one packed stream: 16-bit indices up to K = 65536 (the last column
+    # is index 65535), 32-bit above; batched (csrmm) and batch-1 (csrmv) kernels alike.
+    for k, mv_prefix in [(65536, "f32_csrmv16_1x1__"), (70000, "f32_csrmv_1x1__")]:
+        w = _weight_for((6, k), 0.999, None, seed=2)
+        w[:, -1] = 1.0  # the largest index is used
+        layer = Linear(w, format="csr")
+        assert layer.kernel_for(1).startswith(mv_prefix), (k, layer.kernel_for(1))
+        for n in (1, 3, 17):
+            x = rng.standard_normal((n, k)).astype(np.float32)
+            assert_close(layer(x), reference(x, w, None, None), x, w, f"{isa} K={k} n={n}")
 
 
 def test_empty_rows_and_all_zero_layer(restore_runtime):

@@ -86,7 +86,7 @@ inline void row_stride2(float* d, const float* lo, int64_t at, const RowPlan& p)
   for (int64_t k = 0; k < p.kf; k += 16) store_cols(d, p, k, _mm512_setzero_ps());
   store_cols(d, p, p.kf, _mm512_maskz_mov_ps(p.keep_f, load_cols2(lo, at, p.kf)));
   int64_t k = p.kf + 16;
-  for (; k < p.kl; k += 16) store_cols(d, p, k, load_cols2(lo, at, k));
+  for (; k < p.kl; k += 16) _mm512_storeu_ps(d + k, load_cols2(lo, at, k));  // inside wq
   if (p.kl > p.kf)
     store_cols(d, p, p.kl, _mm512_maskz_mov_ps(p.keep_l, load_cols2(lo, at, p.kl)));
   for (k = p.kl + 16; k < p.wq; k += 16) store_cols(d, p, k, _mm512_setzero_ps());
@@ -120,7 +120,8 @@ void f32_padrows__avx512(SPARSE_RT_F32_PADROWS_PARAMS) {
   for (int64_t r = 0; r < rows; ++r) {
     float* d = dst + r * ldd;
     const float* s_j0 = src + r * lds;
-    // Source index (relative to lo) of column 0; the loads read [at + kf*sw, at + (kl+16)*sw).
+    // Source index (relative to lo) of column 0. Stride 1 reads [at + kf - 15, at + kl + 32)
+    // at most, stride 2 [at + 2 kf, at + 2 kl + 32): the test below covers both.
     const int64_t at = (s_j0 - lo) - j0 * sw;
     if (at + p.kf * sw < 16 || at + (p.kl + 32) * sw > hi - lo)
       row_scalar(d, s_j0, wq, j0, j1, sw);

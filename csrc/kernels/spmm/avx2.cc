@@ -104,24 +104,18 @@ void csrmm_tiles(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices
   }
 }
 
-template <int NV, int U, typename Idx>
-void csrmm_idx(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices, const float* values,
-               const float* x, int64_t ldx, const float* bias, float* y, int64_t ldy,
-               float out_min, float out_max) {
-  if (ldx >= kPrefetchMinLdx)
-    csrmm_tiles<NV, U, true>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
-  else
-    csrmm_tiles<NV, U, false>(m, n, indptr, indices, values, x, ldx, bias, y, ldy, out_min, out_max);
-}
-
 template <int NV, int U>
 void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
+  auto run = [&](auto idx) {  // idx: the index stream at its width
+    if (ldx >= kPrefetchMinLdx)
+      csrmm_tiles<NV, U, true>(m, n, indptr, idx, values, x, ldx, bias, y, ldy, out_min, out_max);
+    else
+      csrmm_tiles<NV, U, false>(m, n, indptr, idx, values, x, ldx, bias, y, ldy, out_min, out_max);
+  };
   if (index_bits == 16)
-    csrmm_idx<NV, U>(m, n, indptr, static_cast<const uint16_t*>(indices), values, x, ldx, bias, y,
-                     ldy, out_min, out_max);
+    run(static_cast<const uint16_t*>(indices));
   else
-    csrmm_idx<NV, U>(m, n, indptr, static_cast<const int32_t*>(indices), values, x, ldx, bias, y,
-                     ldy, out_min, out_max);
+    run(static_cast<const int32_t*>(indices));
 }
 
 }  // namespace

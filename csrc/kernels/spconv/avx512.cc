@@ -70,27 +70,35 @@ inline void plan_store(StorePlan& sp, int64_t q, __mmask16 live, int64_t wq, int
   }
 }
 
-// How a tile applies the segments' column shifts (spconv.h): kPlain, one segment (shifts ==
-// 1); kByAddress, added to the load address; kHorner, by moving the accumulators one lane
-// between segments (only when each tile holds whole extended rows).
-enum ShiftMode { kPlain, kByAddress, kHornerShift };
+// The same when every vector's lanes lie in at most one run (always with rows of 16-float
+// multiples, and when wq == wout): one masked store per vector, a plan of fixed shape.
+struct RowStore {
+  int64_t base[16];    // plane index that lane 0 of vector k would have (may be negative)
+  __mmask16 mask[16];  // its lanes that are stored (may be none)
+};
+
+// How a tile applies the segments' column shifts (spconv.h) when the tiles do not hold whole
+// rows: kPlain, one segment (shifts == 1); kByAddress, added to the load address. Tiles that
+// hold whole rows take horner_tile() below instead.
+enum ShiftMode { kPlain, kByAddress };
 
 // kTail: masked input loads.
-template <int MR, int K, bool kTail, int kShift>
+// kOneRun: every vector stores through one run (`one`), so the epilogue has a fixed shape
+// and GCC keeps the accumulators in registers (a run loop made it keep them on the stack).
+template <int MR, int K, bool kTail, int kShift, bool kOneRun>
 inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
-                 const StorePlan* plan) {
-  constexpr bool kHorner = kShift == kHornerShift;
+                 const StorePlan* plan, const RowStore& one) {
   const int nseg = kShift == kPlain ? 1 : a.shifts;
   __m512 acc[MR][K];
-  if (a.acc_in && !kHorner) {
+  if (a.acc_in) {
     for (int r = 0; r < MR; ++r) {
       const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
       for (int k = 0; k < K; ++k)
         acc[r][k] = _mm512_maskz_loadu_ps(mask[k], src + 16 * k);
     }
   } else {
-    for (int r = 0; r < MR; ++r) {  // a constant survives the lane shifts (but in garbage lanes)
-      const __m512 b = _mm512_set1_ps(a.bias && !a.acc_in ? a.bias[g * MR + r] : 0.0f);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 b = _mm512_set1_ps(a.bias ? a.bias[g * MR + r] : 0.0f);
       for (int k = 0; k < K; ++k) acc[r][k] = b;
     }
   }
@@ -109,22 +117,7 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
         for (int k = 0; k < K; ++k) acc[r][k] = _mm512_fmadd_ps(wb, xv[k], acc[r][k]);
       }
     }
-    if (kHorner && j + 1 < nseg)  // lane l takes lane l + 1 (the last lane takes 0)
-      for (int r = 0; r < MR; ++r) {
-        for (int k = 0; k < K; ++k) {
-          const __m512i next =
-              k + 1 < K ? _mm512_castps_si512(acc[r][k + 1]) : _mm512_setzero_si512();
-          acc[r][k] = _mm512_castsi512_ps(
-              _mm512_alignr_epi32(next, _mm512_castps_si512(acc[r][k]), 1));
-        }
-      }
   }
-  if (kHorner && a.acc_in)
-    for (int r = 0; r < MR; ++r) {
-      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
-      for (int k = 0; k < K; ++k)
-        acc[r][k] = _mm512_add_ps(acc[r][k], _mm512_maskz_loadu_ps(mask[k], src + 16 * k));
-    }
   for (int r = 0; r < MR; ++r) {
     if (a.acc_out) {
       float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
@@ -136,6 +129,11 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
       const float* rr = a.res ? a.res + (g * MR + r) * a.ldy : nullptr;
       for (int k = 0; k < K; ++k) {
         __m512 v = acc[r][k];
+        if (kOneRun) {
+          if (rr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(one.mask[k], rr + one.base[k]));
+          _mm512_mask_storeu_ps(yr + one.base[k], one.mask[k], clamp(v, a.vmin, a.vmax));
+          continue;
+        }
         if (rr) {
           __m512 rv = _mm512_setzero_ps();
           for (int sgi = 0; sgi < plan[k].nseg; ++sgi)
@@ -150,20 +148,111 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
   }
 }
 
-// Every row group over one pixel chunk of `len` (<= 16 * K) pixels at q, without Horner.
+// Shifted taps with whole extended rows per register tile (spconv.h, "Horner"): every load at
+// the entry's (aligned) offset, the accumulators moved one lane between segments. wq is a
+// multiple of 16 here, so each accumulator vector lies in one extended row and stores through
+// one run (RowStore); with kFull the chunk fills the tile (no masks on the partial sums).
+
+template <int MR, int K, bool kFull>
+inline void horner_tile(const Args& a, int64_t g, int64_t q, const __mmask16* live,
+                        const RowStore& st) {
+  __m512 acc[MR][K];
+  for (int r = 0; r < MR; ++r) {  // a constant survives the lane shifts (in garbage lanes)
+    const __m512 b = _mm512_set1_ps(a.bias && !a.acc_in ? a.bias[g * MR + r] : 0.0f);
+    for (int k = 0; k < K; ++k) acc[r][k] = b;
+  }
+  const float* xq = a.x + q;
+  const int32_t* seg = a.indptr + g * a.ips;
+  for (int j = 0; j < a.shifts; ++j) {
+    if (j > 0)  // lane l takes lane l + 1 (the tile's last lane takes 0: a garbage column)
+      for (int r = 0; r < MR; ++r)
+        for (int k = 0; k < K; ++k) {
+          const __m512i next =
+              k + 1 < K ? _mm512_castps_si512(acc[r][k + 1]) : _mm512_setzero_si512();
+          acc[r][k] = _mm512_castsi512_ps(
+              _mm512_alignr_epi32(next, _mm512_castps_si512(acc[r][k]), 1));
+        }
+    for (int32_t p = seg[j], pe = seg[j + 1]; p < pe; ++p) {
+      const float* xp = xq + a.offsets[p];
+      const float* w = a.values + int64_t{p} * MR;
+      __m512 xv[K];
+      for (int k = 0; k < K; ++k) xv[k] = _mm512_loadu_ps(xp + 16 * k);
+      for (int r = 0; r < MR; ++r) {
+        const __m512 wb = _mm512_set1_ps(w[r]);
+        for (int k = 0; k < K; ++k) acc[r][k] = _mm512_fmadd_ps(wb, xv[k], acc[r][k]);
+      }
+    }
+  }
+  if (a.acc_in)
+    for (int r = 0; r < MR; ++r) {
+      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k)
+        acc[r][k] = _mm512_add_ps(acc[r][k], kFull ? _mm512_loadu_ps(src + 16 * k)
+                                                   : _mm512_maskz_loadu_ps(live[k], src + 16 * k));
+    }
+  for (int r = 0; r < MR; ++r) {
+    if (a.acc_out) {
+      float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k) {
+        if (kFull) _mm512_storeu_ps(dst + 16 * k, acc[r][k]);
+        else _mm512_mask_storeu_ps(dst + 16 * k, live[k], acc[r][k]);
+      }
+    } else {
+      float* yr = a.y + (g * MR + r) * a.ldy;
+      const float* rr = a.res ? a.res + (g * MR + r) * a.ldy : nullptr;
+      for (int k = 0; k < K; ++k) {
+        __m512 v = acc[r][k];
+        if (rr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(st.mask[k], rr + st.base[k]));
+        _mm512_mask_storeu_ps(yr + st.base[k], st.mask[k], clamp(v, a.vmin, a.vmax));
+      }
+    }
+  }
+}
+
+template <int MR, int K>
+void horner_tiles(const Args& a, int64_t m, int64_t q, int64_t len, const __mmask16* live) {
+  RowStore st;
+  for (int k = 0; k < K; ++k) {
+    const int64_t qk = q + 16 * k, oy = qk / a.wq, ox = qk % a.wq;
+    st.base[k] = oy * a.wout + ox;
+    st.mask[k] = static_cast<__mmask16>(lanes_below(a.wout - ox) & live[k]);
+  }
+  if (len == 16 * K) {
+    for (int64_t g = 0; g < m / MR; ++g) horner_tile<MR, K, true>(a, g, q, live, st);
+  } else {
+    for (int64_t g = 0; g < m / MR; ++g) horner_tile<MR, K, false>(a, g, q, live, st);
+  }
+}
+
+template <int MR, int K, int kShift, bool kOneRun>
+void tiles(const Args& a, int64_t m, int64_t q, int64_t len, int overread, const __mmask16* mask,
+           const StorePlan* plan, const RowStore& one) {
+  constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
+  if (len == 16 * K || (overread && len > 16 * (K / 2))) {
+    for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, kShift, kOneRun>(a, g, q, mask, plan, one);
+  } else if (overread) {
+    for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, kShift, kOneRun>(a, g, q, mask, plan, one);
+  } else if (K > 1 && len > 16 * (K / 2)) {
+    for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true, kShift, kOneRun>(a, g, q, mask, plan, one);
+  } else {
+    for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true, kShift, kOneRun>(a, g, q, mask, plan, one);
+  }
+}
+
+// Every row group over one pixel chunk of `len` (<= 16 * K) pixels at q, with the store plan
+// of fixed shape when it fits (partial sums only: no store plan at all).
 template <int MR, int K, int kShift>
 void tiles(const Args& a, int64_t m, int64_t q, int64_t len, int overread, const __mmask16* mask,
            const StorePlan* plan) {
-  constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
-  if (len == 16 * K || (overread && len > 16 * (K / 2))) {
-    for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, kShift>(a, g, q, mask, plan);
-  } else if (overread) {
-    for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, kShift>(a, g, q, mask, plan);
-  } else if (K > 1 && len > 16 * (K / 2)) {
-    for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true, kShift>(a, g, q, mask, plan);
-  } else {
-    for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true, kShift>(a, g, q, mask, plan);
+  RowStore one;
+  bool one_run = true;
+  for (int k = 0; k < K && !a.acc_out; ++k) {
+    one_run = one_run && plan[k].nseg <= 1;
+    one.base[k] = plan[k].nseg ? plan[k].base[0] : 0;
+    one.mask[k] = plan[k].nseg ? plan[k].mask[0] : 0;
   }
+  if (one_run) tiles<MR, K, kShift, true>(a, m, q, len, overread, mask, plan, one);
+  else tiles<MR, K, kShift, false>(a, m, q, len, overread, mask, plan, one);
 }
 
 template <int MR, int K>
@@ -181,16 +270,16 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
     const int64_t len = std::min(kNr, n - j), q = q0 + j;
     for (int k = 0; k < K; ++k) {
       mask[k] = lanes_below(len - 16 * k);
-      if (!acc_out) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);
+      if (!acc_out && !horner) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);
     }
     constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
     if (horner && (len > 16 * kHalf || (16 * kHalf) % wq != 0)) {
       // Whole rows per tile; a short last tile over-reads fewer than 16 * kHalf <= 64 floats
       // (len > 16 * kHalf; otherwise wq, a power-of-2 multiple of 16 dividing kNr but not
       // the half tile, equals kNr and the tile is full).
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, kHornerShift>(a, g, q, mask, plan);
+      horner_tiles<MR, K>(a, m, q, len, mask);
     } else if (horner) {
-      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, kHornerShift>(a, g, q, mask, plan);
+      horner_tiles<MR, kHalf>(a, m, q, len, mask);
     } else if (shifts > 1) {
       tiles<MR, K, kByAddress>(a, m, q, len, overread, mask, plan);
     } else {

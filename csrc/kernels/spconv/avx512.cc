@@ -127,6 +127,8 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
       // The residual is gathered through the same runs (lanes in no run stay 0, unused).
       float* yr = a.y + (g * MR + r) * a.ldy;
       const float* rr = a.res ? a.res + (g * MR + r) * a.ldy : nullptr;
+      // Unrolled so acc[r][k] stays in registers around the run loops (3x3/2 512@7^2: -7%).
+#pragma GCC unroll 16
       for (int k = 0; k < K; ++k) {
         __m512 v = acc[r][k];
         if (kOneRun) {

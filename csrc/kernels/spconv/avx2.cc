@@ -149,6 +149,9 @@ template <int MR, int K, bool kTail, int kShift>
     } else {
       float* yr = a.y + (g * MR + r) * a.ldy;
       const float* rr = a.res ? a.res + (g * MR + r) * a.ldy : nullptr;
+      // Unrolled so acc[r][k] stays in registers around the run loops of store_ext (without:
+      // kept on the stack, 3x3 256@14^2 0.361 -> 0.310 ms, 1x1 64->256@56^2 0.181 -> 0.140).
+#pragma GCC unroll 16
       for (int k = 0; k < K; ++k) {
         const int64_t live = std::min<int64_t>(8, len - 8 * k);
         if (live <= 0) continue;

@@ -138,6 +138,7 @@ template <int MR, int K, bool kTail, int kShift>
         acc[r][k] = _mm256_add_ps(acc[r][k], partial ? _mm256_maskload_ps(src + 8 * k, mask[k])
                                                      : _mm256_loadu_ps(src + 8 * k));
     }
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     if (a.acc_out) {
       float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);

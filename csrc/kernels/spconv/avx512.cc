@@ -118,6 +118,7 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
       }
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     if (a.acc_out) {
       float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
@@ -192,6 +193,7 @@ inline void horner_tile(const Args& a, int64_t g, int64_t q, const __mmask16* li
         acc[r][k] = _mm512_add_ps(acc[r][k], kFull ? _mm512_loadu_ps(src + 16 * k)
                                                    : _mm512_maskz_loadu_ps(live[k], src + 16 * k));
     }
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     if (a.acc_out) {
       float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);

@@ -143,7 +143,7 @@ TEST(SpconvKernels, MatchReferenceOverEdgeSweep) {
 
 // Shifted taps: tiles of whole rows (the kernels move their accumulators between segments) and
 // layouts where they must shift the loads instead (no over-read, rows across tiles, too few
-// garbage columns).
+// garbage columns, and on AVX-512 rows shorter than a vector: wq = 8, 4).
 TEST(SpconvKernels, ShiftedTapsMatchReference) {
   const float inf = std::numeric_limits<float>::infinity();
   int tested = 0;
@@ -151,7 +151,7 @@ TEST(SpconvKernels, ShiftedTapsMatchReference) {
     if (!base::isa_usable(kernel.isa)) continue;
     uint32_t seed = 1000;
     for (int shifts : {2, 3})
-      for (int64_t wq : {16, 32, 64, 24})
+      for (int64_t wq : {16, 32, 64, 24, 8, 4})
         for (int64_t rows : {1, 2, 3, 5})
           for (int64_t garbage : {int64_t{shifts - 1}, int64_t{shifts}, int64_t{0}}) {
             const int64_t n = rows * wq, wout = wq - garbage;

@@ -265,8 +265,10 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
                lda,    bias, y,      res,     ldy,    wq,   wout,   q0,
                _mm512_set1_ps(out_min), _mm512_set1_ps(out_max)};
   constexpr int64_t kNr = 16 * K;
-  const bool horner = shifts > 1 && overread && q0 % wq == 0 && n % wq == 0 && kNr % wq == 0 &&
-                      wq - wout >= shifts - 1;
+  // Horner also needs rows of 16-float multiples here: horner_tile stores each vector through
+  // one run (spconv.h allows shorter rows; those shift the load address instead).
+  const bool horner = shifts > 1 && overread && wq % 16 == 0 && q0 % wq == 0 && n % wq == 0 &&
+                      kNr % wq == 0 && wq - wout >= shifts - 1;
   __mmask16 mask[K];
   StorePlan plan[K];
   // Pixel chunks outer, row groups inner: the chunk's input window is reused by every group.

@@ -28,8 +28,9 @@
 //     of shifting the loads (Horner: ((A_{s-1} >> 1) + A_{s-2}) >> 1 ...). That is exact when
 //     no valid output lane needs a lane past the register tile, i.e. when overread is set,
 //     wq divides q0, n and the kernel's nr, and wq - wout >= shifts - 1 (each tile then holds
-//     whole extended rows whose last shifts - 1 columns are garbage); otherwise they add the
-//     shift to the load address (exact, slower). With shifts > 1, acc_out at garbage columns
+//     whole extended rows whose last shifts - 1 columns are garbage; the AVX-512 kernels also
+//     want wq a multiple of 16); otherwise they add the shift to the load address (exact,
+//     slower). With shifts > 1, acc_out at garbage columns
 //     (q % wq >= wout) is unspecified: lanes shifted in from past the tile land there.
 //   - acc_in / acc_out (may both be null, or the same buffer) hold partial sums of the
 //     extended grid for pixels [q0, q0 + n), row stride lda >= n; they let the op split the

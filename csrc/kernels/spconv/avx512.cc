@@ -77,10 +77,10 @@ struct RowStore {
   __mmask16 mask[16];  // its lanes that are stored (may be none)
 };
 
-// How a tile applies the segments' column shifts (spconv.h) when the tiles do not hold whole
-// rows: kPlain, one segment (shifts == 1); kByAddress, added to the load address. Tiles that
-// hold whole rows take horner_tile() below instead.
-enum ShiftMode { kPlain, kByAddress };
+// How a tile applies the segments' column shifts (spconv.h): kPlain, one segment (shifts ==
+// 1); kByAddress, added to the load address; kHornerShift, by moving the accumulators one lane
+// between segments (only when each tile holds whole extended rows).
+enum ShiftMode { kPlain, kByAddress, kHornerShift };
 
 // kTail: masked input loads.
 // kOneRun: every vector stores through one run (`one`), so the epilogue has a fixed shape
@@ -88,23 +88,32 @@ enum ShiftMode { kPlain, kByAddress };
 template <int MR, int K, bool kTail, int kShift, bool kOneRun>
 inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
                  const StorePlan* plan, const RowStore& one) {
+  constexpr bool kHorner = kShift == kHornerShift;
   const int nseg = kShift == kPlain ? 1 : a.shifts;
   __m512 acc[MR][K];
-  if (a.acc_in) {
+  if (a.acc_in && !kHorner) {
     for (int r = 0; r < MR; ++r) {
       const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
       for (int k = 0; k < K; ++k)
         acc[r][k] = _mm512_maskz_loadu_ps(mask[k], src + 16 * k);
     }
   } else {
-    for (int r = 0; r < MR; ++r) {
-      const __m512 b = _mm512_set1_ps(a.bias ? a.bias[g * MR + r] : 0.0f);
+    for (int r = 0; r < MR; ++r) {  // a constant survives the lane shifts (in garbage lanes)
+      const __m512 b = _mm512_set1_ps(a.bias && !a.acc_in ? a.bias[g * MR + r] : 0.0f);
       for (int k = 0; k < K; ++k) acc[r][k] = b;
     }
   }
   const float* xq = a.x + q;
   const int32_t* seg = a.indptr + g * a.ips;
   for (int j = 0; j < nseg; ++j) {
+    if (kHorner && j > 0)  // lane l takes lane l + 1 (the tile's last lane takes 0: garbage)
+      for (int r = 0; r < MR; ++r)
+        for (int k = 0; k < K; ++k) {
+          const __m512i next =
+              k + 1 < K ? _mm512_castps_si512(acc[r][k + 1]) : _mm512_setzero_si512();
+          acc[r][k] = _mm512_castsi512_ps(
+              _mm512_alignr_epi32(next, _mm512_castps_si512(acc[r][k]), 1));
+        }
     const float* xs = xq + (kShift == kByAddress ? a.shifts - 1 - j : 0);
     for (int32_t p = seg[j], pe = seg[j + 1]; p < pe; ++p) {
       const float* xp = xs + a.offsets[p];
@@ -118,6 +127,12 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
       }
     }
   }
+  if (kHorner && a.acc_in)
+    for (int r = 0; r < MR; ++r) {
+      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
+      for (int k = 0; k < K; ++k)
+        acc[r][k] = _mm512_add_ps(acc[r][k], _mm512_maskz_loadu_ps(mask[k], src + 16 * k));
+    }
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     if (a.acc_out) {
@@ -151,81 +166,18 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
   }
 }
 
-// Shifted taps with whole extended rows per register tile (spconv.h, "Horner"): every load at
-// the entry's (aligned) offset, the accumulators moved one lane between segments. wq is a
-// multiple of 16 here, so each accumulator vector lies in one extended row and stores through
-// one run (RowStore); with kFull the chunk fills the tile (no masks on the partial sums).
-
-template <int MR, int K, bool kFull>
-inline void horner_tile(const Args& a, int64_t g, int64_t q, const __mmask16* live,
-                        const RowStore& st) {
-  __m512 acc[MR][K];
-  for (int r = 0; r < MR; ++r) {  // a constant survives the lane shifts (in garbage lanes)
-    const __m512 b = _mm512_set1_ps(a.bias && !a.acc_in ? a.bias[g * MR + r] : 0.0f);
-    for (int k = 0; k < K; ++k) acc[r][k] = b;
-  }
-  const float* xq = a.x + q;
-  const int32_t* seg = a.indptr + g * a.ips;
-  for (int j = 0; j < a.shifts; ++j) {
-    if (j > 0)  // lane l takes lane l + 1 (the tile's last lane takes 0: a garbage column)
-      for (int r = 0; r < MR; ++r)
-        for (int k = 0; k < K; ++k) {
-          const __m512i next =
-              k + 1 < K ? _mm512_castps_si512(acc[r][k + 1]) : _mm512_setzero_si512();
-          acc[r][k] = _mm512_castsi512_ps(
-              _mm512_alignr_epi32(next, _mm512_castps_si512(acc[r][k]), 1));
-        }
-    for (int32_t p = seg[j], pe = seg[j + 1]; p < pe; ++p) {
-      const float* xp = xq + a.offsets[p];
-      const float* w = a.values + int64_t{p} * MR;
-      __m512 xv[K];
-      for (int k = 0; k < K; ++k) xv[k] = _mm512_loadu_ps(xp + 16 * k);
-      for (int r = 0; r < MR; ++r) {
-        const __m512 wb = _mm512_set1_ps(w[r]);
-        for (int k = 0; k < K; ++k) acc[r][k] = _mm512_fmadd_ps(wb, xv[k], acc[r][k]);
-      }
-    }
-  }
-  if (a.acc_in)
-    for (int r = 0; r < MR; ++r) {
-      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
-      for (int k = 0; k < K; ++k)
-        acc[r][k] = _mm512_add_ps(acc[r][k], kFull ? _mm512_loadu_ps(src + 16 * k)
-                                                   : _mm512_maskz_loadu_ps(live[k], src + 16 * k));
-    }
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) {
-    if (a.acc_out) {
-      float* dst = a.acc_out + (g * MR + r) * a.lda + (q - a.q0);
-      for (int k = 0; k < K; ++k) {
-        if (kFull) _mm512_storeu_ps(dst + 16 * k, acc[r][k]);
-        else _mm512_mask_storeu_ps(dst + 16 * k, live[k], acc[r][k]);
-      }
-    } else {
-      float* yr = a.y + (g * MR + r) * a.ldy;
-      const float* rr = a.res ? a.res + (g * MR + r) * a.ldy : nullptr;
-      for (int k = 0; k < K; ++k) {
-        __m512 v = acc[r][k];
-        if (rr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(st.mask[k], rr + st.base[k]));
-        _mm512_mask_storeu_ps(yr + st.base[k], st.mask[k], clamp(v, a.vmin, a.vmax));
-      }
-    }
-  }
-}
-
+// Every row group over one chunk of whole extended rows (Horner). wq is a multiple of 16 here,
+// so each accumulator vector lies in one extended row and stores through one run.
 template <int MR, int K>
-void horner_tiles(const Args& a, int64_t m, int64_t q, int64_t len, const __mmask16* live) {
-  RowStore st;
+void horner_tiles(const Args& a, int64_t m, int64_t q, const __mmask16* live) {
+  RowStore one;
   for (int k = 0; k < K; ++k) {
-    const int64_t qk = q + 16 * k, oy = qk / a.wq, ox = qk % a.wq;
-    st.base[k] = oy * a.wout + ox;
-    st.mask[k] = static_cast<__mmask16>(lanes_below(a.wout - ox) & live[k]);
+    const int64_t qk = q + 16 * k, ox = qk % a.wq;
+    one.base[k] = qk / a.wq * a.wout + ox;
+    one.mask[k] = static_cast<__mmask16>(lanes_below(a.wout - ox) & live[k]);
   }
-  if (len == 16 * K) {
-    for (int64_t g = 0; g < m / MR; ++g) horner_tile<MR, K, true>(a, g, q, live, st);
-  } else {
-    for (int64_t g = 0; g < m / MR; ++g) horner_tile<MR, K, false>(a, g, q, live, st);
-  }
+  for (int64_t g = 0; g < m / MR; ++g)
+    tile<MR, K, false, kHornerShift, true>(a, g, q, live, nullptr, one);
 }
 
 template <int MR, int K, int kShift, bool kOneRun>
@@ -265,7 +217,7 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
                lda,    bias, y,      res,     ldy,    wq,   wout,   q0,
                _mm512_set1_ps(out_min), _mm512_set1_ps(out_max)};
   constexpr int64_t kNr = 16 * K;
-  // Horner also needs rows of 16-float multiples here: horner_tile stores each vector through
+  // Horner also needs rows of 16-float multiples here: horner_tiles stores each vector through
   // one run (spconv.h allows shorter rows; those shift the load address instead).
   const bool horner = shifts > 1 && overread && wq % 16 == 0 && q0 % wq == 0 && n % wq == 0 &&
                       kNr % wq == 0 && wq - wout >= shifts - 1;
@@ -283,9 +235,9 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
       // Whole rows per tile; a short last tile over-reads fewer than 16 * kHalf <= 64 floats
       // (len > 16 * kHalf; otherwise wq, a power-of-2 multiple of 16 dividing kNr but not
       // the half tile, equals kNr and the tile is full).
-      horner_tiles<MR, K>(a, m, q, len, mask);
+      horner_tiles<MR, K>(a, m, q, mask);
     } else if (horner) {
-      horner_tiles<MR, kHalf>(a, m, q, len, mask);
+      horner_tiles<MR, kHalf>(a, m, q, mask);
     } else if (shifts > 1) {
       tiles<MR, K, kByAddress>(a, m, q, len, overread, mask, plan);
     } else {

@@ -106,16 +106,12 @@ void csrmm_tiles(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices
 
 template <int NV, int U>
 void csrmm(SPARSE_RT_F32_CSRMM_PARAMS) {
-  auto run = [&](auto idx) {  // idx: the index stream at its width
+  with_index_width(indices, index_bits, [&](auto idx) {
     if (ldx >= kPrefetchMinLdx)
       csrmm_tiles<NV, U, true>(m, n, indptr, idx, values, x, ldx, bias, y, ldy, out_min, out_max);
     else
       csrmm_tiles<NV, U, false>(m, n, indptr, idx, values, x, ldx, bias, y, ldy, out_min, out_max);
-  };
-  if (index_bits == 16)
-    run(static_cast<const uint16_t*>(indices));
-  else
-    run(static_cast<const int32_t*>(indices));
+  });
 }
 
 }  // namespace

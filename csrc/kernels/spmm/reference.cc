@@ -26,12 +26,9 @@ void csrmm(int64_t m, int64_t n, const int32_t* indptr, const Idx* indices, cons
 }  // namespace
 
 void f32_csrmm_1x1__reference(SPARSE_RT_F32_CSRMM_PARAMS) {
-  if (index_bits == 16)
-    csrmm(m, n, indptr, static_cast<const uint16_t*>(indices), values, x, ldx, bias, y, ldy,
-          out_min, out_max);
-  else
-    csrmm(m, n, indptr, static_cast<const int32_t*>(indices), values, x, ldx, bias, y, ldy,
-          out_min, out_max);
+  with_index_width(indices, index_bits, [&](auto idx) {
+    csrmm(m, n, indptr, idx, values, x, ldx, bias, y, ldy, out_min, out_max);
+  });
 }
 
 }  // namespace sparse_rt::kernels::scalar

@@ -27,6 +27,16 @@ namespace sparse_rt::kernels {
 
 using F32CsrmmFn = void (*)(SPARSE_RT_F32_CSRMM_PARAMS);
 
+// Calls f with `indices` as a pointer of its stored width (index_bits 16: uint16_t, else
+// int32_t), so a kernel body is written once as a template over the index type.
+template <typename F>
+inline void with_index_width(const void* indices, int index_bits, F&& f) {
+  if (index_bits == 16)
+    f(static_cast<const uint16_t*>(indices));
+  else
+    f(static_cast<const int32_t*>(indices));
+}
+
 #define SPARSE_RT_CSRMM_KERNEL(name, isa, mr, nr) \
   namespace isa {                                 \
   void name(SPARSE_RT_F32_CSRMM_PARAMS);          \

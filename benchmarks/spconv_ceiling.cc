@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
       std::vector<float> xbuf(1024 + 1024 + 64 + 16, 1.0f), y(static_cast<size_t>(groups) * k.mr * n);
       float* const x0 = xbuf.data() + (64 - reinterpret_cast<uintptr_t>(xbuf.data()) % 64) % 64 / 4;
       auto run = [&] {
-        k.fn(groups * k.mr, 0, n, indptr.data(), 1, 1, offsets.data(), values.data(), x0,
+        k.fn(groups * k.mr, 0, n, indptr.data(), 1, 1, nullptr, offsets.data(), values.data(), x0,
              nullptr, nullptr, n, nullptr, y.data(), nullptr, n, n, n, -inf, inf, 1);
       };
       run();

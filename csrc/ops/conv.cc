@@ -255,17 +255,72 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
   // are aligned anyway; measured at s = 0.9, 2 threads: 3x3 128@28^2, rows 30 -> 32, 0.379 ->
   // 0.409 ms; 3x3 256@14^2, rows of 16, 0.387 -> 0.375 ms). SPARSE_RT_CONV_SHIFTED=0 turns
   // it off.
-  const int shifts = static_cast<int>((p_.kw - 1) / sw + 1);
+  const char* shifted_env = std::getenv("SPARSE_RT_CONV_SHIFTED");
+  const bool may_shift = plan.copy && p_.kw > sw && !(shifted_env && std::string(shifted_env) == "0");
   const int64_t wq16 = (plan.wq + 15) / 16 * 16;
   const int64_t growth4 = kernel_->isa == base::Isa::kAvx512 ? 5 : 4;  // 4 * wq16 <= growth4 * wq
-  const char* shifted_env = std::getenv("SPARSE_RT_CONV_SHIFTED");
   const dispatch::SpconvKernel* rows_kernel = dispatch::select_spconv_rows(*kernel_, wq16);
-  const bool shifted = plan.copy && shifts > 1 && rows_kernel &&
-                       4 * wq16 <= growth4 * plan.wq &&
-                       !(shifted_env && std::string(shifted_env) == "0");
-  plan.kernel = shifted ? rows_kernel : kernel_;
-  if (shifted) plan.wq = wq16;
-  plan.shifts = shifted ? shifts : 1;
+  plan.kernel = kernel_;
+  plan.zero_past_tile = false;
+  bool shifted = false;
+  if (may_shift && rows_kernel && 4 * wq16 <= growth4 * plan.wq) {
+    plan.kernel = rows_kernel;
+    plan.wq = wq16;
+    shifted = true;
+  } else if (may_shift && kernel_->isa == base::Isa::kAvx512) {
+    // Planes of 7x7-sized rows (AVX-512): several rows per vector, the tap's whole in-plane
+    // offset mod 16 as its shift, and the image in one register tile. Stride 1 pitch w + pad:
+    // a row's right padding is the next row's left padding (both zeros).
+    const int64_t wq = sh == 1 && sw == 1 && p_.pad_w >= 1 && p_.pad_w < p_.kw ? w + p_.pad_w : plan.wq;
+    const dispatch::SpconvKernel* k = dispatch::select_spconv_rows(*kernel_, wq);
+    if (16 % wq == 0 && k && p_.out_h(h) * wq <= k->nr) {
+      const int64_t saved = plan.wq;
+      plan.wq = wq;
+      if (past_tile_reads_zero(plan, h, w)) {
+        plan.kernel = k;
+        plan.zero_past_tile = true;
+        shifted = true;
+      } else {
+        plan.wq = saved;
+      }
+    }
+  }
+  plan.shift.clear();
+  if (shifted) {  // the distinct shifts of the taps, largest first
+    for (int64_t ky = 0; ky < p_.kh; ++ky)
+      for (int64_t kx = 0; kx < p_.kw; ++kx) plan.shift.push_back(tap_shift(plan, ky, kx));
+    std::sort(plan.shift.rbegin(), plan.shift.rend());
+    plan.shift.erase(std::unique(plan.shift.begin(), plan.shift.end()), plan.shift.end());
+  }
+  if (plan.shift.size() < 2) {
+    plan.kernel = kernel_;  // one shift (0): nothing to move
+    plan.zero_past_tile = false;
+    plan.shift.clear();
+  }
+  plan.shifts = std::max<int>(1, static_cast<int>(plan.shift.size()));
+}
+
+int32_t DirectConv2d::tap_shift(const Plan& plan, int64_t ky, int64_t kx) const {
+  return static_cast<int32_t>(((ky / p_.stride_h) * plan.wq + kx / p_.stride_w) % 16);
+}
+
+bool DirectConv2d::past_tile_reads_zero(const Plan& plan, int64_t h, int64_t w) const {
+  const int64_t sh = p_.stride_h, sw = p_.stride_w, hout = p_.out_h(h), wout = p_.out_w(w);
+  const int64_t tile = (hout * plan.wq + 15) / 16 * 16;  // the kernels' tile is at least this
+  for (int64_t ky = 0; ky < p_.kh; ++ky)
+    for (int64_t kx = 0; kx < p_.kw; ++kx) {
+      const int64_t off = (ky / sh) * plan.wq + kx / sw, s = tap_shift(plan, ky, kx);
+      for (int64_t oy = 0; oy < hout; ++oy)
+        for (int64_t ox = 0; ox < wout; ++ox) {
+          const int64_t q = oy * plan.wq + ox;
+          if (q + s < tile) continue;
+          // What the copy holds at plane position q + off: padded (i*sh + py, j*sw + px).
+          const int64_t i = (q + off) / plan.wq, j = (q + off) % plan.wq;
+          const int64_t r = i * sh + ky % sh - p_.pad_h, c = j * sw + kx % sw - p_.pad_w;
+          if (i >= plan.hq || (r >= 0 && r < h && c >= 0 && c < w)) return false;
+        }
+    }
+  return true;
 }
 
 const char* DirectConv2d::kernel_name(int64_t h, int64_t w) const {
@@ -285,7 +340,9 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   shape_plan(h, w, *plan);
   const int64_t sh = p_.stride_h, sw = p_.stride_w;
   // Planes start on 64-byte boundaries so 1x1 (and kx = 0) taps load aligned vectors.
-  plan->plane = plan->copy ? (plan->hq * plan->wq + 15) / 16 * 16 : plan->hq * plan->wq;
+  // With rows sharing their padding columns, the last row's right padding lies past the rows.
+  const int64_t rows_end = plan->hq * plan->wq + (plan->zero_past_tile ? p_.pad_w : 0);
+  plan->plane = plan->copy ? (rows_end + 15) / 16 * 16 : plan->hq * plan->wq;
   const int64_t phases = plan->phases_r * plan->phases_c;
   if (p_.in_channels * phases * plan->plane >= std::numeric_limits<int32_t>::max())
     throw InvalidArgument("Conv2d: input " + str(h) + "x" + str(w) + " with " +
@@ -296,17 +353,21 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   // Pixel tile and input-channel blocking (see docs/architecture-conv.md).
   const int64_t ext = plan->shifts > 1 ? p_.out_h(h) * plan->wq  // whole rows (run())
                                        : (p_.out_h(h) - 1) * plan->wq + p_.out_w(w);
-  plan->tile = std::min(ext, env_int("SPARSE_RT_CONV_TILE", 256));
+  plan->tile = plan->zero_past_tile ? ext : std::min(ext, env_int("SPARSE_RT_CONV_TILE", 256));
   // Input channels per block: the channels whose input window for one register tile (at
   // least 64 pixels) fits in ~24 KiB (L1), but at least enough for ~32 entries per row group
   // and block, so the partial-sum passes stay cheap (measured: -5..-9% time on 3x3 64@56^2,
-  // 3x3 512@7^2, 1x1 2048@7^2 at s = 0.9).
+  // 3x3 512@7^2, 1x1 2048@7^2 at s = 0.9). With several rows per vector the tile is the image,
+  // and every pass also pays (shifts - 1) lane moves per vector: at least 16 entries per shift
+  // (3x3 512@7^2 s = 0.9: blocks of 48 -> 112 channels, 0.237 -> ~0.22 ms; 128-176 measured best).
   const int64_t span = (p_.kh - 1) / sh * plan->wq + (p_.kw - 1) / sw;
-  const int64_t chunk = std::max<int64_t>(64, plan->kernel->nr);
+  const int64_t chunk = plan->zero_past_tile ? (ext + 15) / 16 * 16
+                                             : std::max<int64_t>(64, plan->kernel->nr);
   const int64_t window = phases * (chunk + span) * static_cast<int64_t>(sizeof(float));
   const double per_channel = static_cast<double>(cols_.size()) /
                              std::max<int64_t>(1, ngroups * cg);  // entries per channel, group
-  const int64_t min_cb = static_cast<int64_t>(32.0 / std::max(per_channel, 1e-9)) + 1;
+  const double min_entries = plan->zero_past_tile ? 16.0 * plan->shifts : 32.0;
+  const int64_t min_cb = static_cast<int64_t>(min_entries / std::max(per_channel, 1e-9)) + 1;
   int64_t auto_cb = std::max<int64_t>({8, 24576 / window, min_cb});
   auto_cb = (auto_cb + 7) / 8 * 8;
   const int64_t cblock = std::min(cg, env_int("SPARSE_RT_CONV_CBLOCK", auto_cb));
@@ -317,10 +378,15 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   // through all of them, which the prefetchers miss when the weights are not in cache, as in a
   // model (docs/architecture-conv.md). blockptr holds shifts + 1 positions per (block, group).
   const int64_t nb = plan->blocks, ns = plan->shifts, ips = ns + 1;
+  std::vector<int32_t> tap_segment(static_cast<size_t>(taps), 0), tap_dx(static_cast<size_t>(taps), 0);
+  for (int64_t t = 0; t < taps && ns > 1; ++t) {
+    tap_dx[t] = tap_shift(*plan, t / p_.kw, t % p_.kw);
+    tap_segment[t] = static_cast<int32_t>(
+        std::find(plan->shift.begin(), plan->shift.end(), tap_dx[t]) - plan->shift.begin());
+  }
   auto segment = [&](int32_t e) {  // (block, segment within the block) of entry e
     const int64_t col = cols_[e];
-    const int64_t shift = ns > 1 ? (col % taps % p_.kw) / sw : 0;
-    return std::make_pair(col / taps / cblock, ns - 1 - shift);
+    return std::make_pair(col / taps / cblock, int64_t{tap_segment[col % taps]});
   };
   std::vector<int32_t> next(static_cast<size_t>(nb * ngroups * ns), 0);  // [block][group][seg]
   for (int64_t g = 0; g < ngroups; ++g)
@@ -349,9 +415,9 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
       const int64_t col = cols_[e], ci = channel_base + col / taps, t = col % taps;
       const int64_t ky = t / p_.kw, kx = t % p_.kw;
       const int64_t phase = (ky % sh) * plan->phases_c + kx % sw;
-      const int64_t dx = ns > 1 ? 0 : kx / sw;  // shifted taps: the kernel adds it
+      // Shifted taps: the kernel adds the tap's shift.
       plan->offsets[pos] = static_cast<int32_t>((ci * phases + phase) * plan->plane +
-                                                (ky / sh) * plan->wq + dx);
+                                                (ky / sh) * plan->wq + kx / sw - tap_dx[t]);
       if (reordered)
         std::copy_n(values_.begin() + int64_t{e} * mr_, mr_,
                     plan->values.begin() + int64_t{pos} * mr_);
@@ -401,7 +467,7 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   // short head tile makes every later tile start on a 64-byte boundary.
   int64_t ntiles = (ext + plan->tile - 1) / plan->tile;
   if (n < 2 * threads && ext >= 128 * threads) ntiles = (ntiles + threads - 1) / threads * threads;
-  const int64_t unit = shifts > 1 ? plan->wq : 16;  // a multiple of 16
+  const int64_t unit = shifts > 1 ? std::max<int64_t>(plan->wq, 16) : 16;  // whole rows, 16k
   const int64_t tile_px = std::max(unit, ((ext + ntiles - 1) / ntiles + unit - 1) / unit * unit);
   int64_t head = 0;
   if (xin_base && (h * w) % 16 == 0 && reinterpret_cast<uintptr_t>(x) % 4 == 0)
@@ -416,6 +482,8 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
   const int parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, tasks)));
 
   const float* bias = bias_.empty() ? nullptr : bias_.data();
+  const int flags = (plan->copy ? kernels::kSpconvOverread : 0) |
+                    (plan->zero_past_tile ? kernels::kSpconvZeroPastTile : 0);
   const int64_t sh = p_.stride_h, sw = p_.stride_w, ph = p_.pad_h, pw = p_.pad_w;
   const int64_t halo = (p_.kh - 1) / sh;  // extra plane rows below a tile's output rows
 
@@ -492,11 +560,11 @@ void DirectConv2d::run(const float* x, int64_t n, int64_t h, int64_t w, float* y
       for (int64_t b = 0; b < blocks; ++b)
         plan->kernel->fn((g1 - g0) * mr_, q0, len,
                     plan->blockptr.data() + (b * ngroups + g0) * ips, ips,
-                    static_cast<int>(shifts), plan->offsets.data(), values, xin,
+                    static_cast<int>(shifts), plan->shift.data(), plan->offsets.data(), values, xin,
                     b > 0 ? part : nullptr, b + 1 < blocks ? part : nullptr, tile_px,
                     bias ? bias + r0 : nullptr, y + img * image_out + r0 * hout * wout,
                     res ? res + img * image_out + r0 * hout * wout : nullptr, hout * wout,
-                    plan->wq, wout, clamp_.lo, clamp_.hi, plan->copy ? 1 : 0);
+                    plan->wq, wout, clamp_.lo, clamp_.hi, flags);
     }
   }
 }

@@ -82,9 +82,14 @@ class DirectConv2d {
     int64_t hq, wq, phases_r, phases_c, plane;  // phase-split padded geometry
     bool copy;                                  // false: x is used in place
     // Shifted taps (kernels/spconv/spconv.h): > 1 when rows are padded to 16-float multiples
-    // so that every load is aligned and taps differ only by a column shift; the entries of
-    // each row group and block are then reordered by shift (values too, in `values`).
+    // (or several rows fill one vector) so that every load is aligned and taps differ only by
+    // a shift below 16; the entries of each row group and block are then reordered by shift
+    // (values too, in `values`). `shift` lists the segments' shifts, largest first.
     int shifts;
+    std::vector<int32_t> shift;
+    // Several rows per vector (wq divides 16): one register tile per image, and the kernel
+    // told that the lanes it takes from past the tile stand for zeros (kSpconvZeroPastTile).
+    bool zero_past_tile;
     const dispatch::SpconvKernel* kernel;       // the op's, or one with whole-row tiles
     std::vector<int32_t> offsets;               // per stored entry, in the plan's order
     std::vector<float> values;                  // empty: the op's order (values_) is the plan's
@@ -97,6 +102,11 @@ class DirectConv2d {
   // The plan's geometry, kernel and shifts (no offsets, no checks): cheap.
   void shape_plan(int64_t h, int64_t w, Plan& plan) const;
   std::shared_ptr<const Plan> plan_for(int64_t h, int64_t w) const;
+  // A shifted plan's shift of tap (ky, kx): its in-plane offset mod 16.
+  int32_t tap_shift(const Plan& plan, int64_t ky, int64_t kx) const;
+  // Whether every tap a valid output lane would take from past a one-tile image reads a zero
+  // of the padded copy (the condition of kSpconvZeroPastTile).
+  bool past_tile_reads_zero(const Plan& plan, int64_t h, int64_t w) const;
 
   ConvParams p_;
   std::vector<float> bias_;

@@ -332,9 +332,10 @@ class Conv2d:
         """How the direct kernels lay out an ``h x w`` input, or None on the oneDNN path:
         ``kernel`` (the one that runs it: ``.kernel`` is the default, a layout with shifted
         taps may take a larger tile), ``copy`` (a padded copy is made, else x is read in
-        place), ``row_pitch`` (floats per
-        row of that copy), ``shifts`` (> 1: shifted taps, every load aligned; see
-        docs/architecture-conv.md) and ``channel_blocks`` (partial-sum passes)."""
+        place), ``row_pitch`` (floats per row of that copy; 8 for a 3x3 over 7x7 on AVX-512,
+        two rows per vector), ``shifts`` (> 1: shifted taps, every load aligned, the number of
+        distinct shifts; see docs/architecture-conv.md) and ``channel_blocks`` (partial-sum
+        passes)."""
         if not hasattr(self._op, "layout"):
             return None
         return dict(self._op.layout(int(h), int(w)))

@@ -29,12 +29,22 @@ struct KernelCase {
   int overread = 0;
   bool with_res = false;
   int shifts = 1;  // segments per group (shifted taps, spconv.h)
+  std::vector<int32_t> shift;  // per segment, largest first; empty: shifts - 1, ..., 0
+  int64_t zero_from = -1;      // >= 0: x is 0 from there on (for kSpconvZeroPastTile)
+  std::vector<int32_t> shift_list() const {
+    if (!shift.empty()) return shift;
+    std::vector<int32_t> s;
+    for (int j = 0; j < shifts; ++j) s.push_back(shifts - 1 - j);
+    return s;
+  }
   std::string str() const {
     std::ostringstream s;
     s << "groups=" << groups << " q0=" << q0 << " n=" << n << " wq=" << wq << " wout=" << wout
       << " density=" << density << " acc_in=" << partial_in << " acc_out=" << partial_out
       << " bias=" << with_bias << " res=" << with_res << " overread=" << overread
-      << " shifts=" << shifts
+      << " shifts=" << shifts << " shift=[";
+    for (int32_t v : shift_list()) s << v << " ";
+    s << "] zero_from=" << zero_from
       << " clamp=[" << lo << ", " << hi << "]";
     return s.str();
   }
@@ -51,9 +61,11 @@ void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_
   const int64_t m = c.groups * mr;
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> val(-1.0f, 1.0f);
-  const int64_t x_len = c.q0 + c.n + 200 + c.shifts - 1 + (c.overread ? 63 : 0);
+  const std::vector<int32_t> shift = c.shift_list();
+  const int64_t x_len = c.q0 + c.n + 200 + shift[0] + (c.overread ? 63 : 0);
   std::vector<float> x(static_cast<size_t>(x_len));
   for (auto& v : x) v = val(rng);
+  if (c.zero_from >= 0) std::fill(x.begin() + std::min(c.zero_from, x_len), x.end(), 0.0f);
   // Per group: index blocks (ips = shifts + 2) of entries with offsets in [0, 200]; the
   // kernels use the first `shifts` (one per shift), the next is filled but not theirs.
   const int64_t ips = c.shifts + 2;
@@ -83,12 +95,14 @@ void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_
   const float sentinel = -777.0f;
   std::vector<float> y_ref(static_cast<size_t>(m * ldy), sentinel), y(y_ref);
   std::vector<float> acc_ref(acc), acc_out(acc);
-  reference_for(mr).fn(m, c.q0, c.n, indptr.data(), ips, c.shifts, offsets.data(), values.data(),
+  reference_for(mr).fn(m, c.q0, c.n, indptr.data(), ips, c.shifts, shift.data(), offsets.data(),
+                       values.data(),
                        x.data(), c.partial_in ? acc.data() : nullptr,
                        c.partial_out ? acc_ref.data() : nullptr, c.lda,
                        c.with_bias ? bias.data() : nullptr, y_ref.data(), resp, ldy, c.wq, c.wout,
                        c.lo, c.hi, 0);
-  kernel.fn(m, c.q0, c.n, indptr.data(), ips, c.shifts, offsets.data(), values.data(), x.data(),
+  kernel.fn(m, c.q0, c.n, indptr.data(), ips, c.shifts, shift.data(), offsets.data(),
+            values.data(), x.data(),
             c.partial_in ? acc.data() : nullptr, c.partial_out ? acc_out.data() : nullptr, c.lda,
             c.with_bias ? bias.data() : nullptr, y.data(), resp, ldy, c.wq, c.wout, c.lo, c.hi,
             c.overread);
@@ -185,6 +199,44 @@ TEST(SpconvKernels, ShiftedTapsMatchReference) {
   EXPECT_GE(tested, 3);
 }
 
+// Shifts that skip lanes (several rows per vector: the tap's in-plane offset mod 16, e.g.
+// 10, 9, 8, 2, 1, 0 for a 3x3 over rows of 8), with garbage columns enough for Horner, with too
+// few (the loads shift instead), and with kSpconvZeroPastTile: one tile whose lanes past it
+// read zeros (x is 0 from the tile's end on).
+TEST(SpconvKernels, GappedShiftsMatchReference) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<std::vector<int32_t>> lists = {
+      {10, 9, 8, 2, 1, 0}, {9, 8, 1, 0}, {13, 6}, {5, 4, 1}};
+  int tested = 0;
+  for (const auto& kernel : dispatch::spconv_kernels()) {
+    if (!base::isa_usable(kernel.isa)) continue;
+    uint32_t seed = 5000;
+    for (const auto& list : lists)
+      for (int64_t wq : {16, 32, 8, 4})
+        for (int64_t rows : {1, 3, 7}) {
+          const int64_t n = rows * wq;
+          for (int64_t garbage : {int64_t{list[0]}, int64_t{1}}) {
+            if (garbage >= wq) continue;
+            for (int variant = 0; variant < 6; ++variant) {
+              KernelCase c{2, 0, n, wq, wq - garbage, n + 3, 0.6, variant >= 3, variant == 4,
+                           variant % 2 == 0, variant == 2 ? 0.0f : -inf, inf};
+              c.shifts = static_cast<int>(list.size());
+              c.shift = list;
+              c.overread = 1;
+              c.with_res = variant == 1 || variant == 5;
+              run_case(kernel, c, seed++);
+              c.overread = 1 | kernels::kSpconvZeroPastTile;  // one tile: x zero past it
+              c.zero_from = (n + 15) / 16 * 16;
+              if (n <= kernel.nr) run_case(kernel, c, seed++);
+              if (::testing::Test::HasFatalFailure()) return;
+            }
+          }
+        }
+    ++tested;
+  }
+  EXPECT_GE(tested, 3);
+}
+
 TEST(SpconvKernels, NanPropagatesThroughClamp) {
   for (const auto& kernel : dispatch::spconv_kernels()) {
     if (!base::isa_usable(kernel.isa)) continue;
@@ -193,8 +245,8 @@ TEST(SpconvKernels, NanPropagatesThroughClamp) {
     x[5] = std::nanf("");
     std::vector<int32_t> indptr{0, 1}, offsets{0};
     std::vector<float> values(static_cast<size_t>(mr), 1.0f), y(static_cast<size_t>(mr * 20));
-    kernel.fn(mr, 0, 20, indptr.data(), 1, 1, offsets.data(), values.data(), x.data(), nullptr,
-              nullptr, 0, nullptr, y.data(), nullptr, 20, 20, 20, 0.0f, 6.0f, 0);
+    kernel.fn(mr, 0, 20, indptr.data(), 1, 1, nullptr, offsets.data(), values.data(), x.data(),
+              nullptr, nullptr, 0, nullptr, y.data(), nullptr, 20, 20, 20, 0.0f, 6.0f, 0);
     for (int r = 0; r < mr; ++r) {
       EXPECT_TRUE(std::isnan(y[r * 20 + 5])) << kernel.name;
       EXPECT_EQ(y[r * 20 + 4], 1.0f) << kernel.name;
@@ -203,8 +255,8 @@ TEST(SpconvKernels, NanPropagatesThroughClamp) {
     std::vector<float> res(y.size(), 0.5f);
     res[7] = std::nanf("");
     res[9] = -10.0f;
-    kernel.fn(mr, 0, 20, indptr.data(), 1, 1, offsets.data(), values.data(), x.data(), nullptr,
-              nullptr, 0, nullptr, y.data(), res.data(), 20, 20, 20, 0.0f, 6.0f, 0);
+    kernel.fn(mr, 0, 20, indptr.data(), 1, 1, nullptr, offsets.data(), values.data(), x.data(),
+              nullptr, nullptr, 0, nullptr, y.data(), res.data(), 20, 20, 20, 0.0f, 6.0f, 0);
     EXPECT_TRUE(std::isnan(y[7])) << kernel.name;
     EXPECT_TRUE(std::isnan(y[5])) << kernel.name;
     EXPECT_EQ(y[9], 0.0f) << kernel.name;

@@ -1,8 +1,9 @@
 // AVX2 spconv: a row group of MR output channels x K ymm (8 pixels each) of accumulators; each
 // loaded input vector serves MR output channels. The pixel tail uses vmaskmov loads/stores
 // (never over-reads); the final store drops the garbage columns of the extended grid. Shifted
-// taps (spconv.h): with whole rows per tile the accumulators move one lane between segments
-// (vperm2i128 + vpalignr), otherwise the shift goes into the load address.
+// taps (spconv.h): with whole rows per tile and shifts of one column per segment (2, 1, 0) the
+// accumulators move one lane between segments (vperm2i128 + vpalignr); otherwise the shift
+// goes into the load address.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@ struct Args {
   const int32_t* indptr;
   int64_t ips;
   int shifts;
+  const int32_t* shift;
   const int32_t* offsets;
   const float* values;
   const float* x;
@@ -114,7 +116,7 @@ template <int MR, int K, bool kTail, int kShift>
   const float* xq = a.x + q;
   const int32_t* seg = a.indptr + g * a.ips;
   for (int j = 0; j < nseg; ++j) {
-    const float* xs = xq + (kShift == kByAddress ? a.shifts - 1 - j : 0);
+    const float* xs = xq + (kShift == kByAddress ? a.shift[j] : 0);
     for (int32_t p = seg[j], pe = seg[j + 1]; p < pe; ++p) {
       const float* xp = xs + a.offsets[p];
       const float* w = a.values + int64_t{p} * MR;
@@ -184,11 +186,16 @@ void row_group(const Args& a, int64_t g, int64_t q0, int64_t n, int overread) {
 
 template <int MR, int K>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
-  const Args a{indptr, ips,  shifts, offsets, values, x,    acc_in, acc_out,
-               lda,    bias, y,      res,     ldy,    wq,   wout,   q0,
+  const Args a{indptr, ips,  shifts, shift, offsets, values, x,    acc_in, acc_out,
+               lda,    bias, y,      res,   ldy,     wq,     wout, q0,
                _mm256_set1_ps(out_min), _mm256_set1_ps(out_max)};
   constexpr int64_t kNr = 8 * K;
-  const bool horner = shifts > 1 && overread && q0 % wq == 0 && n % wq == 0 && kNr % wq == 0 &&
+  const int overread = flags & kSpconvOverread;
+  // Horner here: one lane per segment, ending at 0, with the lanes moved in from past the tile
+  // landing in garbage columns (the bias starts in every lane).
+  bool unit_steps = shifts > 1;
+  for (int j = 0; j < shifts && unit_steps; ++j) unit_steps = shift[j] == shifts - 1 - j;
+  const bool horner = unit_steps && overread && q0 % wq == 0 && n % wq == 0 && kNr % wq == 0 &&
                       wq - wout >= shifts - 1;
   for (int64_t g = 0; g < m / MR; ++g) {
     if (horner) {  // whole rows per tile; a short last tile over-reads
@@ -205,8 +212,8 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, shifts, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
-      out_min, out_max, overread
+  m, q0, n, indptr, ips, shifts, shift, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, \
+      wq, wout, out_min, out_max, flags
 void f32_spconv_1x32__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_4x16__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 2>(SPARSE_RT_ARGS); }
 void f32_spconv_8x8__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 1>(SPARSE_RT_ARGS); }

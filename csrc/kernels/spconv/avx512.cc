@@ -3,8 +3,9 @@
 // FMA'd with MR broadcast weights, so each loaded vector serves MR output channels. The pixel
 // tail runs the same tile with masked loads (never over-reads); the final store drops the
 // garbage columns of the extended grid with masked stores. Shifted taps (spconv.h): when the
-// tiles hold whole rows, the accumulators move one lane (valignd) between segments and every
-// load stays on the entry's (aligned) offset; otherwise the shift goes into the address.
+// tiles hold whole rows, the accumulators move by the segments' shift differences (valignd for
+// one lane, vpermt2ps for more) and every load stays on the entry's (aligned) offset;
+// otherwise the shift goes into the address.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@ struct Args {
   const int32_t* indptr;
   int64_t ips;
   int shifts;
+  const int32_t* shift;
   const int32_t* offsets;
   const float* values;
   const float* x;
@@ -77,18 +79,41 @@ struct RowStore {
   __mmask16 mask[16];  // its lanes that are stored (may be none)
 };
 
-// How a tile applies the segments' column shifts (spconv.h): kPlain, one segment (shifts ==
-// 1); kByAddress, added to the load address; kHornerShift, by moving the accumulators one lane
-// between segments (only when each tile holds whole extended rows).
-enum ShiftMode { kPlain, kByAddress, kHornerShift };
+// How a tile applies the segments' shifts (spconv.h): kPlain, one segment (shifts == 1);
+// kByAddress, added to the load address; by moving the accumulators between segments (only
+// when each tile holds whole extended rows): kHornerShift one lane per segment down to 0, with
+// every lane moved in from past the tile a garbage column (the bias may start in every lane);
+// kHornerGapped any shifts (vpermt2ps), the bias added after the moves. One mode for both cost
+// 3x3 64@56^2 6% (0.193 -> 0.205 ms), though the inner loop was the same.
+enum ShiftMode { kPlain, kByAddress, kHornerShift, kHornerGapped };
+
+// Every accumulator vector k takes lanes d.. of (acc[r][k], acc[r][k + 1]); the last one takes
+// zeros from past the tile. 1 <= d <= 15; kGapped false: d = 1.
+template <int MR, int K, bool kGapped>
+[[gnu::always_inline]] inline void move_lanes(__m512 (&acc)[MR][K], int d) {
+  if (!kGapped) {
+    for (int r = 0; r < MR; ++r)
+      for (int k = 0; k < K; ++k) {
+        const __m512i next = k + 1 < K ? _mm512_castps_si512(acc[r][k + 1]) : _mm512_setzero_si512();
+        acc[r][k] = _mm512_castsi512_ps(_mm512_alignr_epi32(next, _mm512_castps_si512(acc[r][k]), 1));
+      }
+    return;
+  }
+  const __m512i idx = _mm512_add_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(d));
+  for (int r = 0; r < MR; ++r)
+    for (int k = 0; k < K; ++k)
+      acc[r][k] = _mm512_permutex2var_ps(acc[r][k], idx, k + 1 < K ? acc[r][k + 1] : _mm512_setzero_ps());
+}
 
 // kTail: masked input loads.
 // kOneRun: every vector stores through one run (`one`), so the epilogue has a fixed shape
 // and GCC keeps the accumulators in registers (a run loop made it keep them on the stack).
 template <int MR, int K, bool kTail, int kShift, bool kOneRun>
-inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
+[[gnu::always_inline]] inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
                  const StorePlan* plan, const RowStore& one) {
-  constexpr bool kHorner = kShift == kHornerShift;
+  constexpr bool kHorner = kShift == kHornerShift || kShift == kHornerGapped;
+  constexpr bool kGapped = kShift == kHornerGapped;
   const int nseg = kShift == kPlain ? 1 : a.shifts;
   __m512 acc[MR][K];
   if (a.acc_in && !kHorner) {
@@ -98,23 +123,16 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
         acc[r][k] = _mm512_maskz_loadu_ps(mask[k], src + 16 * k);
     }
   } else {
-    for (int r = 0; r < MR; ++r) {  // a constant survives the lane shifts (in garbage lanes)
-      const __m512 b = _mm512_set1_ps(a.bias && !a.acc_in ? a.bias[g * MR + r] : 0.0f);
+    for (int r = 0; r < MR; ++r) {  // Horner: the bias is added after the lane moves
+      const __m512 b = _mm512_set1_ps(a.bias && !a.acc_in && !kGapped ? a.bias[g * MR + r] : 0.0f);
       for (int k = 0; k < K; ++k) acc[r][k] = b;
     }
   }
   const float* xq = a.x + q;
   const int32_t* seg = a.indptr + g * a.ips;
   for (int j = 0; j < nseg; ++j) {
-    if (kHorner && j > 0)  // lane l takes lane l + 1 (the tile's last lane takes 0: garbage)
-      for (int r = 0; r < MR; ++r)
-        for (int k = 0; k < K; ++k) {
-          const __m512i next =
-              k + 1 < K ? _mm512_castps_si512(acc[r][k + 1]) : _mm512_setzero_si512();
-          acc[r][k] = _mm512_castsi512_ps(
-              _mm512_alignr_epi32(next, _mm512_castps_si512(acc[r][k]), 1));
-        }
-    const float* xs = xq + (kShift == kByAddress ? a.shifts - 1 - j : 0);
+    if (kHorner && j > 0) move_lanes<MR, K, kGapped>(acc, a.shift[j - 1] - a.shift[j]);
+    const float* xs = xq + (kShift == kByAddress ? a.shift[j] : 0);
     for (int32_t p = seg[j], pe = seg[j + 1]; p < pe; ++p) {
       const float* xp = xs + a.offsets[p];
       const float* w = a.values + int64_t{p} * MR;
@@ -127,12 +145,19 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
       }
     }
   }
-  if (kHorner && a.acc_in)
+  if (kHorner) {
+    if (kGapped && a.shift[nseg - 1] > 0) move_lanes<MR, K, true>(acc, a.shift[nseg - 1]);
     for (int r = 0; r < MR; ++r) {
-      const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
-      for (int k = 0; k < K; ++k)
-        acc[r][k] = _mm512_add_ps(acc[r][k], _mm512_maskz_loadu_ps(mask[k], src + 16 * k));
+      if (a.acc_in) {
+        const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
+        for (int k = 0; k < K; ++k)
+          acc[r][k] = _mm512_add_ps(acc[r][k], _mm512_maskz_loadu_ps(mask[k], src + 16 * k));
+      } else if (kGapped && a.bias) {
+        const __m512 b = _mm512_set1_ps(a.bias[g * MR + r]);
+        for (int k = 0; k < K; ++k) acc[r][k] = _mm512_add_ps(acc[r][k], b);
+      }
     }
+  }
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     if (a.acc_out) {
@@ -168,7 +193,7 @@ inline void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
 
 // Every row group over one chunk of whole extended rows (Horner). wq is a multiple of 16 here,
 // so each accumulator vector lies in one extended row and stores through one run.
-template <int MR, int K>
+template <int MR, int K, int kMode>
 void horner_tiles(const Args& a, int64_t m, int64_t q, const __mmask16* live) {
   RowStore one;
   for (int k = 0; k < K; ++k) {
@@ -177,7 +202,7 @@ void horner_tiles(const Args& a, int64_t m, int64_t q, const __mmask16* live) {
     one.mask[k] = static_cast<__mmask16>(lanes_below(a.wout - ox) & live[k]);
   }
   for (int64_t g = 0; g < m / MR; ++g)
-    tile<MR, K, false, kHornerShift, true>(a, g, q, live, nullptr, one);
+    tile<MR, K, false, kMode, true>(a, g, q, live, nullptr, one);
 }
 
 template <int MR, int K, int kShift, bool kOneRun>
@@ -186,12 +211,14 @@ void tiles(const Args& a, int64_t m, int64_t q, int64_t len, int overread, const
   constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
   if (len == 16 * K || (overread && len > 16 * (K / 2))) {
     for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, kShift, kOneRun>(a, g, q, mask, plan, one);
-  } else if (overread) {
+  } else if (overread || kShift == kHornerGapped) {  // Horner always over-reads
     for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, false, kShift, kOneRun>(a, g, q, mask, plan, one);
-  } else if (K > 1 && len > 16 * (K / 2)) {
-    for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true, kShift, kOneRun>(a, g, q, mask, plan, one);
-  } else {
-    for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true, kShift, kOneRun>(a, g, q, mask, plan, one);
+  } else if constexpr (kShift != kHornerGapped) {
+    if (K > 1 && len > 16 * (K / 2)) {
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, true, kShift, kOneRun>(a, g, q, mask, plan, one);
+    } else {
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, kHalf, true, kShift, kOneRun>(a, g, q, mask, plan, one);
+    }
   }
 }
 
@@ -213,14 +240,18 @@ void tiles(const Args& a, int64_t m, int64_t q, int64_t len, int overread, const
 
 template <int MR, int K>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
-  const Args a{indptr, ips,  shifts, offsets, values, x,    acc_in, acc_out,
-               lda,    bias, y,      res,     ldy,    wq,   wout,   q0,
+  const Args a{indptr, ips,  shifts, shift, offsets, values, x,    acc_in, acc_out,
+               lda,    bias, y,      res,   ldy,     wq,     wout, q0,
                _mm512_set1_ps(out_min), _mm512_set1_ps(out_max)};
   constexpr int64_t kNr = 16 * K;
-  // Horner also needs rows of 16-float multiples here: horner_tiles stores each vector through
-  // one run (spconv.h allows shorter rows; those shift the load address instead).
-  const bool horner = shifts > 1 && overread && wq % 16 == 0 && q0 % wq == 0 && n % wq == 0 &&
-                      kNr % wq == 0 && wq - wout >= shifts - 1;
+  const int overread = flags & kSpconvOverread;
+  const bool horner = shifts > 1 && overread && q0 % wq == 0 && n % wq == 0 && kNr % wq == 0 &&
+                      (wq - wout >= shift[0] || (flags & kSpconvZeroPastTile));
+  // Rows of 16-float multiples store each vector through one run (horner_tiles); shorter
+  // rows (several per vector) go through the store plan, with any shifts.
+  const bool horner_rows = horner && wq % 16 == 0;
+  bool unit_steps = horner && shift[shifts - 1] == 0 && wq - wout >= shift[0];
+  for (int j = 0; j + 1 < shifts && unit_steps; ++j) unit_steps = shift[j] == shift[j + 1] + 1;
   __mmask16 mask[K];
   StorePlan plan[K];
   // Pixel chunks outer, row groups inner: the chunk's input window is reused by every group.
@@ -228,16 +259,20 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
     const int64_t len = std::min(kNr, n - j), q = q0 + j;
     for (int k = 0; k < K; ++k) {
       mask[k] = lanes_below(len - 16 * k);
-      if (!acc_out && !horner) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);
+      if (!acc_out && !horner_rows) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);
     }
     constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
-    if (horner && (len > 16 * kHalf || (16 * kHalf) % wq != 0)) {
+    if (horner_rows && (len > 16 * kHalf || (16 * kHalf) % wq != 0)) {
       // Whole rows per tile; a short last tile over-reads fewer than 16 * kHalf <= 64 floats
       // (len > 16 * kHalf; otherwise wq, a power-of-2 multiple of 16 dividing kNr but not
       // the half tile, equals kNr and the tile is full).
-      horner_tiles<MR, K>(a, m, q, mask);
-    } else if (horner) {
-      horner_tiles<MR, kHalf>(a, m, q, mask);
+      if (unit_steps) horner_tiles<MR, K, kHornerShift>(a, m, q, mask);
+      else horner_tiles<MR, K, kHornerGapped>(a, m, q, mask);
+    } else if (horner_rows) {
+      if (unit_steps) horner_tiles<MR, kHalf, kHornerShift>(a, m, q, mask);
+      else horner_tiles<MR, kHalf, kHornerGapped>(a, m, q, mask);
+    } else if (horner) {  // wq divides 16: any tile holds whole rows
+      tiles<MR, K, kHornerGapped>(a, m, q, len, overread, mask, plan);
     } else if (shifts > 1) {
       tiles<MR, K, kByAddress>(a, m, q, len, overread, mask, plan);
     } else {
@@ -249,8 +284,8 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, shifts, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
-      out_min, out_max, overread
+  m, q0, n, indptr, ips, shifts, shift, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, \
+      wq, wout, out_min, out_max, flags
 void f32_spconv_1x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
 void f32_spconv_1x128__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 8>(SPARSE_RT_ARGS); }
 void f32_spconv_4x64__avx512(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 4>(SPARSE_RT_ARGS); }

@@ -9,16 +9,18 @@ namespace {
 
 template <int MR>
 void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
-  (void)overread;  // the reference never reads past its range
+  (void)flags;  // the reference never reads past its range and shifts its loads
   for (int64_t g = 0; g < m / MR; ++g)
     for (int r = 0; r < MR; ++r) {
       const int64_t i = g * MR + r;
       for (int64_t q = q0; q < q0 + n; ++q) {
         if (!acc_out && q % wq >= wout) continue;
         float acc = acc_in ? acc_in[i * lda + q - q0] : bias ? bias[i] : 0.0f;
-        for (int j = 0; j < shifts; ++j)  // segment j reads shift (shifts - 1 - j)
+        for (int j = 0; j < shifts; ++j) {
+          const int64_t s = shift ? shift[j] : 0;
           for (int32_t p = indptr[g * ips + j]; p < indptr[g * ips + j + 1]; ++p)
-            acc += values[int64_t{p} * MR + r] * x[offsets[p] + (shifts - 1 - j) + q];
+            acc += values[int64_t{p} * MR + r] * x[offsets[p] + s + q];
+        }
         if (acc_out) {
           acc_out[i * lda + q - q0] = acc;
         } else {  // NaN stays NaN: std::max/min return their first argument when unordered
@@ -33,8 +35,8 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 }  // namespace
 
 #define SPARSE_RT_ARGS \
-  m, q0, n, indptr, ips, shifts, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, wq, wout, \
-      out_min, out_max, overread
+  m, q0, n, indptr, ips, shifts, shift, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, \
+      wq, wout, out_min, out_max, flags
 void f32_spconv_1x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1>(SPARSE_RT_ARGS); }
 void f32_spconv_4x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4>(SPARSE_RT_ARGS); }
 void f32_spconv_8x1__reference(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8>(SPARSE_RT_ARGS); }

@@ -21,22 +21,25 @@
 //     Callers pass a sub-range of groups by offsetting indptr, bias, y and acc_*.
 //   - shifts >= 1 ("shifted taps"): group g's entries form `shifts` segments, segment j =
 //     [indptr[g*ips + j], indptr[g*ips + j + 1]); an entry p of segment j reads
-//     x[offsets[p] + (shifts - 1 - j) + q] (above, read offsets[p] as that sum). With
-//     shifts = 1 there is one segment and no shift. The op stores offsets without their
-//     column shift so that, with planes and rows of 16-float multiples, every load is aligned;
-//     the SIMD kernels then shift their accumulators by one lane between segments instead
-//     of shifting the loads (Horner: ((A_{s-1} >> 1) + A_{s-2}) >> 1 ...). That is exact when
-//     no valid output lane needs a lane past the register tile, i.e. when overread is set,
-//     wq divides q0, n and the kernel's nr, and wq - wout >= shifts - 1 (each tile then holds
-//     whole extended rows whose last shifts - 1 columns are garbage; the AVX-512 kernels also
-//     want wq a multiple of 16); otherwise they add the shift to the load address (exact,
-//     slower). With shifts > 1, acc_out at garbage columns
-//     (q % wq >= wout) is unspecified: lanes shifted in from past the tile land there.
+//     x[offsets[p] + shift[j] + q] (above, read offsets[p] as that sum), with 16 > shift[0] >
+//     shift[1] > ... >= 0 (shift may be null when shifts = 1: no shift). The op stores offsets
+//     without the shift so that, with planes of 16-float multiples, every load is aligned
+//     (shift[j] is the tap's in-plane offset mod 16: its column shift when rows are 16-float
+//     multiples, column and row when several rows share a vector); the SIMD kernels then move
+//     their accumulators by shift[j-1] - shift[j] lanes between segments and shift[last] at
+//     the end instead of shifting the loads (Horner: ((A_0 >> d_1) + A_1) >> d_2 ...). Lanes
+//     moved in from past the register tile are zero. That is exact when each register tile
+//     holds whole extended rows (overread set, wq divides q0, n and the kernel's nr) and no
+//     valid output lane takes a lane from past its tile that matters: either wq - wout >=
+//     shift[0] (they land in garbage columns), or flags has kSpconvZeroPastTile (the caller
+//     vouches that every tap such a lane stands for reads a zero, e.g. padding below the
+//     image's last row). Otherwise the kernels add the shift to the load address (exact,
+//     slower). With shifts > 1, acc_out at garbage columns (q % wq >= wout) is unspecified.
 //   - acc_in / acc_out (may both be null, or the same buffer) hold partial sums of the
 //     extended grid for pixels [q0, q0 + n), row stride lda >= n; they let the op split the
 //     input channels into cache-sized blocks and run the epilogue only on the last block.
 //   - Reads x[offsets[p] + q] for q in [q0, q0 + n); tails are masked, never over-read, unless
-//     `overread` is nonzero: then the kernel may also read (and ignore) up to 63 floats past
+//     flags has kSpconvOverread: then the kernel may also read (and ignore) up to 63 floats past
 //     x[offsets[p] + q0 + n - 1], which the op guarantees are readable (masked loads are slow on
 //     some CPUs, e.g. Zen 4). wq >= wout >= 1; wq == wout means the
 //     extended grid is the output grid and stores are contiguous.
@@ -56,11 +59,15 @@
 
 namespace sparse_rt::kernels {
 
-#define SPARSE_RT_F32_SPCONV_PARAMS                                                         \
-  int64_t m, int64_t q0, int64_t n, const int32_t *indptr, int64_t ips, int shifts,         \
-      const int32_t *offsets, const float *values, const float *x, const float *acc_in,     \
-      float *acc_out, int64_t lda, const float *bias, float *y, const float *res,           \
-      int64_t ldy, int64_t wq, int64_t wout, float out_min, float out_max, int overread
+#define SPARSE_RT_F32_SPCONV_PARAMS                                                          \
+  int64_t m, int64_t q0, int64_t n, const int32_t *indptr, int64_t ips, int shifts,          \
+      const int32_t *shift, const int32_t *offsets, const float *values, const float *x,     \
+      const float *acc_in, float *acc_out, int64_t lda, const float *bias, float *y,         \
+      const float *res, int64_t ldy, int64_t wq, int64_t wout, float out_min, float out_max, \
+      int flags
+
+// `flags` bits (see the contract).
+enum SpconvFlags : int { kSpconvOverread = 1, kSpconvZeroPastTile = 2 };
 
 using F32SpconvFn = void (*)(SPARSE_RT_F32_SPCONV_PARAMS);
 

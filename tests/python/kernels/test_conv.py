@@ -354,7 +354,41 @@ SHIFTED_GEOMETRIES = [
     (1, 16, 16, 14, 14, 3, 1, 1, 16),  # depthwise
     (1, 16, 32, 28, 28, 3, 1, 1, 2),   # grouped
     (1, 8, 8, 9, 112, 3, 1, 1, 1),     # pitch 128: only the 128-pixel AVX-512 tile
+    # AVX-512, several rows per vector (spconv.h kSpconvZeroPastTile): one tile per image
+    (1, 16, 16, 7, 7, 3, 1, 1, 1),     # rows of 8 sharing their padding column, 6 shifts
+    (2, 16, 24, 7, 7, 3, 1, 1, 2),     # the same, batch 2, grouped
+    (1, 16, 16, 14, 14, 3, 2, 1, 1),   # stride 2: phase rows of 8, 4 shifts
+    (1, 8, 8, 3, 3, 3, 1, 1, 1),       # rows of 4, 9 shifts
+    (1, 8, 8, 6, 7, 3, 1, 1, 1),       # h != w
+    (1, 8, 8, 7, 7, 5, 1, 2, 1),       # 5x5: rows of 9, not eligible
 ]
+
+
+def _rows_per_vector(geom):
+    """(shifts, pitch) of the AVX-512 layout with several rows per vector, or None: the
+    op's rule (ops/conv.cc shape_plan) restated."""
+    n, c, o, h, w, k, stride, pad, groups = geom
+    pitch = w + pad if stride == 1 and 1 <= pad < k else -(-(w + 2 * pad) // stride)
+    hout, wout = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    hq = -(-(h + 2 * pad) // stride)
+    if 16 % pitch or hout * pitch > 128 or k <= stride:
+        return None
+    tile = -(-hout * pitch // 16) * 16
+    shifts = set()
+    for ky in range(k):
+        for kx in range(k):
+            off = (ky // stride) * pitch + kx // stride
+            shifts.add(off % 16)
+            for oy in range(hout):
+                for ox in range(wout):
+                    q = oy * pitch + ox
+                    if q + off % 16 < tile:
+                        continue
+                    i, j = divmod(q + off, pitch)
+                    r, col = i * stride + ky % stride - pad, j * stride + kx % stride - pad
+                    if i >= hq or (0 <= r < h and 0 <= col < w):
+                        return None
+    return (len(shifts), pitch) if len(shifts) > 1 else None
 
 
 def expected_shifts(geom, isa):
@@ -367,13 +401,17 @@ def expected_shifts(geom, isa):
     nr = {"avx512": 128, "avx2": 32}.get(isa, 1)  # largest CSR register tile of the ISA
     growth4 = 5 if isa == "avx512" else 4  # AVX2: only rows that need no widening
     ok = (k - 1) // stride >= 1 and nr % pitch16 == 0 and 4 * pitch16 <= growth4 * pitch
-    return ((k - 1) // stride + 1, pitch16) if ok else (1, pitch)
+    if ok:
+        return ((k - 1) // stride + 1, pitch16)
+    rows = _rows_per_vector(geom) if isa == "avx512" else None
+    return rows or (1, pitch)
 
 
 @pytest.mark.parametrize("isa", ISAS)
 def test_shifted_taps_layout(isa):
-    """Which inputs get shifted taps: a 3x3 at 56, 28, 14 (AVX-512), not 7x7 inputs (the
-    padding would add 78% more pixels), not 1x1 (SPARSE_RT_CONV_SHIFTED=0: the next test)."""
+    """Which inputs get shifted taps: a 3x3 at 56, 28, 14 (AVX-512), 7x7 inputs with rows of 8
+    (two per vector, AVX-512), not 9x9 (rows of 10), not 1x1 (SPARSE_RT_CONV_SHIFTED=0: the
+    next test)."""
     w = np.ones((16, 16, 3, 3), np.float32)
     with runtime(isa, 1):
         isa = sparse_rt.get_isa()  # SPARSE_RT_ISA may cap it below the one asked for
@@ -387,8 +425,9 @@ def test_shifted_taps_layout(isa):
             layer = Conv2d(w, padding=1, format="csr")
         assert layer.layout(56, 56)["shifts"] == 3
         assert layer.layout(56, 56)["kernel"] == "f32_spconv_1x128__avx512"
-        assert layer.layout(7, 7) == dict(kernel="f32_spconv_1x64__avx512", copy=True,
-                                          row_pitch=9, shifts=1, channel_blocks=1)
+        assert layer.layout(7, 7) == dict(kernel="f32_spconv_1x128__avx512", copy=True,
+                                          row_pitch=8, shifts=6, channel_blocks=1)
+        assert layer.layout(9, 9)["shifts"] == 1  # rows of 10: neither rule
         assert layer.kernel == "f32_spconv_1x64__avx512"  # the default, e.g. for 1x1 layers
 
 

@@ -262,7 +262,14 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
       if (!acc_out && !horner_rows) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);
     }
     constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
-    if (horner_rows && (len > 16 * kHalf || (16 * kHalf) % wq != 0)) {
+    constexpr int kThreeQ = K % 4 == 0 ? 3 * K / 4 : K;
+    if (kThreeQ < K && horner_rows && len > 16 * kHalf && len <= 16 * kThreeQ &&
+        (16 * kThreeQ) % wq == 0) {
+      // A chunk of 3/4 tile in whole rows (3x3 256@14^2: 224 = 128 + 96 pixels per image;
+      // 128@28^2: tiles of 224): 6 vectors instead of 8 computing 2 of garbage.
+      if (unit_steps) horner_tiles<MR, kThreeQ, kHornerShift>(a, m, q, mask);
+      else horner_tiles<MR, kThreeQ, kHornerGapped>(a, m, q, mask);
+    } else if (horner_rows && (len > 16 * kHalf || (16 * kHalf) % wq != 0)) {
       // Whole rows per tile; a short last tile over-reads fewer than 16 * kHalf <= 64 floats
       // (len > 16 * kHalf; otherwise wq, a power-of-2 multiple of 16 dividing kNr but not
       // the half tile, equals kNr and the tile is full).

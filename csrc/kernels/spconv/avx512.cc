@@ -3,9 +3,9 @@
 // FMA'd with MR broadcast weights, so each loaded vector serves MR output channels. The pixel
 // tail runs the same tile with masked loads (never over-reads); the final store drops the
 // garbage columns of the extended grid with masked stores. Shifted taps (spconv.h): when the
-// tiles hold whole rows, the accumulators move by the segments' shift differences (valignd for
-// one lane, vpermt2ps for more) and every load stays on the entry's (aligned) offset;
-// otherwise the shift goes into the address.
+// tiles hold whole rows, the accumulators move by the segments' shift differences (valignd
+// when every step is one lane, else vpermt2ps) and every load stays on the entry's (aligned)
+// offset; otherwise the shift goes into the address.
 #include <immintrin.h>
 
 #include <algorithm>

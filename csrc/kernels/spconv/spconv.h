@@ -34,7 +34,9 @@
 //     shift[0] (they land in garbage columns), or flags has kSpconvZeroPastTile (the caller
 //     vouches that every tap such a lane stands for reads a zero, e.g. padding below the
 //     image's last row). Otherwise the kernels add the shift to the load address (exact,
-//     slower). With shifts > 1, acc_out at garbage columns (q % wq >= wout) is unspecified.
+//     slower); the AVX2 kernels move lanes only for one-lane steps ending at 0 under the
+//     first condition. With shifts > 1, acc_out at garbage columns (q % wq >= wout) is
+//     unspecified.
 //   - acc_in / acc_out (may both be null, or the same buffer) hold partial sums of the
 //     extended grid for pixels [q0, q0 + n), row stride lda >= n; they let the op split the
 //     input channels into cache-sized blocks and run the epilogue only on the last block.

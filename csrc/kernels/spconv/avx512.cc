@@ -88,10 +88,11 @@ struct RowStore {
 enum ShiftMode { kPlain, kByAddress, kHornerShift, kHornerGapped };
 
 // Every accumulator vector k takes lanes d.. of (acc[r][k], acc[r][k + 1]); the last one takes
-// zeros from past the tile. 1 <= d <= 15; kGapped false: d = 1.
+// zeros from past the tile. 1 <= d <= 15; kGapped false: d = 1. valignd where d = 1 (4 of the
+// 5 steps of a 3x3 over rows of 8: 3x3 512@7^2 0.220-0.224 -> 0.218-0.219 ms).
 template <int MR, int K, bool kGapped>
 [[gnu::always_inline]] inline void move_lanes(__m512 (&acc)[MR][K], int d) {
-  if (!kGapped) {
+  if (!kGapped || d == 1) {
     for (int r = 0; r < MR; ++r)
       for (int k = 0; k < K; ++k) {
         const __m512i next = k + 1 < K ? _mm512_castps_si512(acc[r][k + 1]) : _mm512_setzero_si512();

@@ -256,7 +256,8 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
   // 0.409 ms; 3x3 256@14^2, rows of 16, 0.387 -> 0.375 ms). SPARSE_RT_CONV_SHIFTED=0 turns
   // it off.
   const char* shifted_env = std::getenv("SPARSE_RT_CONV_SHIFTED");
-  const bool may_shift = plan.copy && p_.kw > sw && !(shifted_env && std::string(shifted_env) == "0");
+  const bool may_shift =
+      plan.copy && p_.kw > sw && !(shifted_env && std::string(shifted_env) == "0");
   const int64_t wq16 = (plan.wq + 15) / 16 * 16;
   const int64_t growth4 = kernel_->isa == base::Isa::kAvx512 ? 5 : 4;  // 4 * wq16 <= growth4 * wq
   const dispatch::SpconvKernel* rows_kernel = dispatch::select_spconv_rows(*kernel_, wq16);
@@ -273,53 +274,45 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
     // a row's right padding is the next row's left padding (both zeros). Only for one output
     // channel per row group: the 4-channel kernel, not load-bound, got 5% slower (BSR 4x1
     // 3x3 512@7^2 s = 0.9: 0.163 -> 0.171 ms).
-    const int64_t wq = sh == 1 && sw == 1 && p_.pad_w >= 1 && p_.pad_w < p_.kw ? w + p_.pad_w : plan.wq;
+    const bool share_pad = sh == 1 && sw == 1 && p_.pad_w >= 1 && p_.pad_w < p_.kw;
+    const int64_t wq = share_pad ? w + p_.pad_w : plan.wq;
     const dispatch::SpconvKernel* k = dispatch::select_spconv_rows(*kernel_, wq);
-    if (16 % wq == 0 && k && p_.out_h(h) * wq <= k->nr) {
-      const int64_t saved = plan.wq;
+    if (16 % wq == 0 && k && p_.out_h(h) * wq <= k->nr &&
+        past_tile_reads_zero(wq, plan.hq, h, w)) {
+      plan.kernel = k;
       plan.wq = wq;
-      if (past_tile_reads_zero(plan, h, w)) {
-        plan.kernel = k;
-        plan.zero_past_tile = true;
-        shifted = true;
-      } else {
-        plan.wq = saved;
-      }
+      plan.zero_past_tile = true;
+      shifted = true;
     }
   }
   plan.shift.clear();
-  if (shifted) {  // the distinct shifts of the taps, largest first
+  if (shifted) {  // the distinct shifts of the taps, largest first (kw > sw: at least two)
     for (int64_t ky = 0; ky < p_.kh; ++ky)
-      for (int64_t kx = 0; kx < p_.kw; ++kx) plan.shift.push_back(tap_shift(plan, ky, kx));
+      for (int64_t kx = 0; kx < p_.kw; ++kx) plan.shift.push_back(tap_shift(plan.wq, ky, kx));
     std::sort(plan.shift.rbegin(), plan.shift.rend());
     plan.shift.erase(std::unique(plan.shift.begin(), plan.shift.end()), plan.shift.end());
-  }
-  if (plan.shift.size() < 2) {
-    plan.kernel = kernel_;  // one shift (0): nothing to move
-    plan.zero_past_tile = false;
-    plan.shift.clear();
   }
   plan.shifts = std::max<int>(1, static_cast<int>(plan.shift.size()));
 }
 
-int32_t DirectConv2d::tap_shift(const Plan& plan, int64_t ky, int64_t kx) const {
-  return static_cast<int32_t>(((ky / p_.stride_h) * plan.wq + kx / p_.stride_w) % 16);
+int32_t DirectConv2d::tap_shift(int64_t wq, int64_t ky, int64_t kx) const {
+  return static_cast<int32_t>(((ky / p_.stride_h) * wq + kx / p_.stride_w) % 16);
 }
 
-bool DirectConv2d::past_tile_reads_zero(const Plan& plan, int64_t h, int64_t w) const {
+bool DirectConv2d::past_tile_reads_zero(int64_t wq, int64_t hq, int64_t h, int64_t w) const {
   const int64_t sh = p_.stride_h, sw = p_.stride_w, hout = p_.out_h(h), wout = p_.out_w(w);
-  const int64_t tile = (hout * plan.wq + 15) / 16 * 16;  // the kernels' tile is at least this
+  const int64_t tile = (hout * wq + 15) / 16 * 16;  // the kernels' tile is at least this
   for (int64_t ky = 0; ky < p_.kh; ++ky)
     for (int64_t kx = 0; kx < p_.kw; ++kx) {
-      const int64_t off = (ky / sh) * plan.wq + kx / sw, s = tap_shift(plan, ky, kx);
+      const int64_t off = (ky / sh) * wq + kx / sw, s = tap_shift(wq, ky, kx);
       for (int64_t oy = 0; oy < hout; ++oy)
         for (int64_t ox = 0; ox < wout; ++ox) {
-          const int64_t q = oy * plan.wq + ox;
+          const int64_t q = oy * wq + ox;
           if (q + s < tile) continue;
           // What the copy holds at plane position q + off: padded (i*sh + py, j*sw + px).
-          const int64_t i = (q + off) / plan.wq, j = (q + off) % plan.wq;
+          const int64_t i = (q + off) / wq, j = (q + off) % wq;
           const int64_t r = i * sh + ky % sh - p_.pad_h, c = j * sw + kx % sw - p_.pad_w;
-          if (i >= plan.hq || (r >= 0 && r < h && c >= 0 && c < w)) return false;
+          if (i >= hq || (r >= 0 && r < h && c >= 0 && c < w)) return false;
         }
     }
   return true;
@@ -380,9 +373,10 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   // through all of them, which the prefetchers miss when the weights are not in cache, as in a
   // model (docs/architecture-conv.md). blockptr holds shifts + 1 positions per (block, group).
   const int64_t nb = plan->blocks, ns = plan->shifts, ips = ns + 1;
-  std::vector<int32_t> tap_segment(static_cast<size_t>(taps), 0), tap_dx(static_cast<size_t>(taps), 0);
+  std::vector<int32_t> tap_segment(static_cast<size_t>(taps), 0);
+  std::vector<int32_t> tap_dx(static_cast<size_t>(taps), 0);
   for (int64_t t = 0; t < taps && ns > 1; ++t) {
-    tap_dx[t] = tap_shift(*plan, t / p_.kw, t % p_.kw);
+    tap_dx[t] = tap_shift(plan->wq, t / p_.kw, t % p_.kw);
     tap_segment[t] = static_cast<int32_t>(
         std::find(plan->shift.begin(), plan->shift.end(), tap_dx[t]) - plan->shift.begin());
   }

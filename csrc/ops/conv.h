@@ -102,11 +102,12 @@ class DirectConv2d {
   // The plan's geometry, kernel and shifts (no offsets, no checks): cheap.
   void shape_plan(int64_t h, int64_t w, Plan& plan) const;
   std::shared_ptr<const Plan> plan_for(int64_t h, int64_t w) const;
-  // A shifted plan's shift of tap (ky, kx): its in-plane offset mod 16.
-  int32_t tap_shift(const Plan& plan, int64_t ky, int64_t kx) const;
-  // Whether every tap a valid output lane would take from past a one-tile image reads a zero
-  // of the padded copy (the condition of kSpconvZeroPastTile).
-  bool past_tile_reads_zero(const Plan& plan, int64_t h, int64_t w) const;
+  // The shift of tap (ky, kx) over rows of wq floats: its in-plane offset mod 16.
+  int32_t tap_shift(int64_t wq, int64_t ky, int64_t kx) const;
+  // Whether, over planes of hq rows of wq floats, every tap a valid output lane would take from
+  // past a one-tile image reads a zero of the padded copy (the condition of
+  // kSpconvZeroPastTile).
+  bool past_tile_reads_zero(int64_t wq, int64_t hq, int64_t h, int64_t w) const;
 
   ConvParams p_;
   std::vector<float> bias_;

@@ -26,7 +26,7 @@ struct KernelCase {
   double density;
   bool partial_in, partial_out, with_bias;
   float lo, hi;  // before the defaulted fields: the sweep's brace-init sets it
-  int overread = 0;
+  int flags = 0;  // kSpconvOverread, kSpconvZeroPastTile
   bool with_res = false;
   int shifts = 1;  // segments per group (shifted taps, spconv.h)
   std::vector<int32_t> shift;  // per segment, largest first; empty: shifts - 1, ..., 0
@@ -41,7 +41,7 @@ struct KernelCase {
     std::ostringstream s;
     s << "groups=" << groups << " q0=" << q0 << " n=" << n << " wq=" << wq << " wout=" << wout
       << " density=" << density << " acc_in=" << partial_in << " acc_out=" << partial_out
-      << " bias=" << with_bias << " res=" << with_res << " overread=" << overread
+      << " bias=" << with_bias << " res=" << with_res << " flags=" << flags
       << " shifts=" << shifts << " shift=[";
     for (int32_t v : shift_list()) s << v << " ";
     s << "] zero_from=" << zero_from
@@ -62,7 +62,7 @@ void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> val(-1.0f, 1.0f);
   const std::vector<int32_t> shift = c.shift_list();
-  const int64_t x_len = c.q0 + c.n + 200 + shift[0] + (c.overread ? 63 : 0);
+  const int64_t x_len = c.q0 + c.n + 200 + shift[0] + (c.flags & kernels::kSpconvOverread ? 63 : 0);
   std::vector<float> x(static_cast<size_t>(x_len));
   for (auto& v : x) v = val(rng);
   if (c.zero_from >= 0) std::fill(x.begin() + std::min(c.zero_from, x_len), x.end(), 0.0f);
@@ -105,7 +105,7 @@ void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_
             values.data(), x.data(),
             c.partial_in ? acc.data() : nullptr, c.partial_out ? acc_out.data() : nullptr, c.lda,
             c.with_bias ? bias.data() : nullptr, y.data(), resp, ldy, c.wq, c.wout, c.lo, c.hi,
-            c.overread);
+            c.flags);
   for (size_t i = 0; i < y.size(); ++i)
     ASSERT_NEAR(y[i], y_ref[i], 1e-4f) << kernel.name << " y[" << i << "] " << c.str();
   for (size_t i = 0; i < acc_out.size(); ++i) {
@@ -142,7 +142,7 @@ TEST(SpconvKernels, MatchReferenceOverEdgeSweep) {
           c.partial_in = false;
           c.with_res = false;
           run_case(kernel, c, seed++);
-          c.overread = 1;
+          c.flags = kernels::kSpconvOverread;
           run_case(kernel, c, seed++);
           c.partial_out = false;
           run_case(kernel, c, seed++);
@@ -173,7 +173,7 @@ TEST(SpconvKernels, ShiftedTapsMatchReference) {
               KernelCase c{3, q0, n, wq, wout, n + 5, 0.5, false, false, rows % 2 == 1,
                            -inf, inf};
               c.shifts = shifts;
-              c.overread = 1;
+              c.flags = kernels::kSpconvOverread;
               run_case(kernel, c, seed++);
               c.with_res = true;
               c.lo = 0.0f;
@@ -184,12 +184,12 @@ TEST(SpconvKernels, ShiftedTapsMatchReference) {
               run_case(kernel, c, seed++);
               c.partial_in = false;
               run_case(kernel, c, seed++);
-              c.overread = 0;
+              c.flags = 0;
               c.partial_out = false;
               run_case(kernel, c, seed++);
               c.density = 1.0;
               c.n = n - 1;  // not whole rows
-              c.overread = 1;
+              c.flags = kernels::kSpconvOverread;
               run_case(kernel, c, seed++);
               if (::testing::Test::HasFatalFailure()) return;
             }
@@ -222,10 +222,10 @@ TEST(SpconvKernels, GappedShiftsMatchReference) {
                            variant % 2 == 0, variant == 2 ? 0.0f : -inf, inf};
               c.shifts = static_cast<int>(list.size());
               c.shift = list;
-              c.overread = 1;
+              c.flags = kernels::kSpconvOverread;
               c.with_res = variant == 1 || variant == 5;
               run_case(kernel, c, seed++);
-              c.overread = 1 | kernels::kSpconvZeroPastTile;  // one tile: x zero past it
+              c.flags = kernels::kSpconvOverread | kernels::kSpconvZeroPastTile;  // one tile: x zero past it
               c.zero_from = (n + 15) / 16 * 16;
               if (n <= kernel.nr) run_case(kernel, c, seed++);
               if (::testing::Test::HasFatalFailure()) return;

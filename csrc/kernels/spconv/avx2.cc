@@ -193,9 +193,7 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
   const int overread = flags & kSpconvOverread;
   // Horner here: one lane per segment, ending at 0, with the lanes moved in from past the tile
   // landing in garbage columns (the bias starts in every lane).
-  bool unit_steps = shifts > 1;
-  for (int j = 0; j < shifts && unit_steps; ++j) unit_steps = shift[j] == shifts - 1 - j;
-  const bool horner = unit_steps && overread && q0 % wq == 0 && n % wq == 0 && kNr % wq == 0 &&
+  const bool horner = unit_shift_steps(shift, shifts) && overread && q0 % wq == 0 && n % wq == 0 && kNr % wq == 0 &&
                       wq - wout >= shifts - 1;
   for (int64_t g = 0; g < m / MR; ++g) {
     if (horner) {  // whole rows per tile; a short last tile over-reads

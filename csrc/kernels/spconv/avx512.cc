@@ -202,7 +202,9 @@ SPARSE_RT_TILE_INLINE void tile(const Args& a, int64_t g, int64_t q, const __mma
 }
 
 // Every row group over one chunk of whole extended rows (Horner). wq is a multiple of 16 here,
-// so each accumulator vector lies in one extended row and stores through one run.
+// so each accumulator vector lies in one extended row and stores through one run. One function
+// per mode: choosing the mode inside (both tile loops here) cost 3x3 64@56^2 5% (0.192 ->
+// 0.202 ms).
 template <int MR, int K, int kMode>
 void horner_tiles(const Args& a, int64_t m, int64_t q, const __mmask16* live) {
   RowStore one;
@@ -260,8 +262,7 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
   // Rows of 16-float multiples store each vector through one run (horner_tiles); shorter
   // rows (several per vector) go through the store plan, with any shifts.
   const bool horner_rows = horner && wq % 16 == 0;
-  bool unit_steps = horner && shift[shifts - 1] == 0 && wq - wout >= shift[0];
-  for (int j = 0; j + 1 < shifts && unit_steps; ++j) unit_steps = shift[j] == shift[j + 1] + 1;
+  const bool unit_steps = horner && unit_shift_steps(shift, shifts) && wq - wout >= shift[0];
   __mmask16 mask[K];
   StorePlan plan[K];
   // Pixel chunks outer, row groups inner: the chunk's input window is reused by every group.

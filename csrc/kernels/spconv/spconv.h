@@ -73,6 +73,15 @@ enum SpconvFlags : int { kSpconvOverread = 1, kSpconvZeroPastTile = 2 };
 
 using F32SpconvFn = void (*)(SPARSE_RT_F32_SPCONV_PARAMS);
 
+// True when there are several segments and their shifts are shifts - 1, ..., 1, 0 (one column
+// per segment): the kernels' one-lane Horner mode. (shift may be null when shifts = 1.)
+inline bool unit_shift_steps(const int32_t* shift, int shifts) {
+  if (shifts < 2) return false;
+  for (int j = 0; j < shifts; ++j)
+    if (shift[j] != shifts - 1 - j) return false;
+  return true;
+}
+
 #define SPARSE_RT_SPCONV_KERNEL(name, isa, mr, nr) \
   namespace isa {                                  \
   void name(SPARSE_RT_F32_SPCONV_PARAMS);          \

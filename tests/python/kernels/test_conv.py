@@ -432,6 +432,32 @@ def test_shifted_taps_layout(isa):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+def test_strided_blocks_and_even_tiles(isa):
+    """Phase-split (strided) layers keep each channel block's window near L1 (3x3/2 over 56^2
+    at s = 0.9: blocks of 16 channels, where the entry minimum alone asked for 40), stride-1
+    layers keep the entry minimum; a 28x28 output (784 pixels: tiles of 192-208 shared out
+    evenly between the threads) matches torch under every ISA, 1 and 2 threads."""
+    for c, k, stride, size, pad in [(64, 3, 2, 56, 1), (48, 1, 2, 56, 0), (40, 3, 2, 28, 1)]:
+        weight, bias, x = make_case(11, 1, c, 24, size, size, k, stride, pad, 1, 0.9)
+        ref = torch_conv(x, weight, bias, stride, pad, 1, "relu")
+        for threads in THREADS:
+            with runtime(isa, threads):
+                layer = Conv2d(weight, bias, stride=stride, padding=pad, format="csr",
+                               activation="relu")
+                y = layer(x)
+                lay = layer.layout(size, size)
+            check(y, ref, dict(c=c, k=k, stride=stride, size=size, isa=isa, threads=threads,
+                               layout=lay))
+            if k == 3 and size == 56 and lay["kernel"].endswith("avx512"):
+                assert lay["channel_blocks"] == 4, lay  # 16 channels each (rows of 32)
+    w = make_case(3, 1, 64, 64, 56, 56, 3, 1, 1, 1, 0.9)[0]
+    with runtime(isa, 1):
+        lay = Conv2d(w, padding=1, format="csr").layout(56, 56)
+    # stride 1: at least ~32 entries per row group and block (40 of 64 channels)
+    assert lay["channel_blocks"] == 2, lay
+
+
+@pytest.mark.parametrize("isa", ISAS)
 def test_unaligned_planes_copied_on_avx512(isa):
     """A stride-1 unpadded conv reads x in place unless, on AVX-512, its planes are not 16-float
     multiples (14x14 = 196 floats: copied into aligned planes), or the planes have under 128

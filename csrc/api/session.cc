@@ -201,9 +201,11 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
         const int64_t end = (l + 1) * batch / lanes;
         for (int64_t b = l * batch / lanes; b < end; b += chunk) {
           run_slice(l, b, std::min(chunk, end - b), 1, timed ? &step_ms : nullptr);
-          if (timed)  // lane 0's samples, scaled to the batch: the lanes run side by side
-            for (size_t k = 0; k < step_ms.size(); ++k)
-              st.profile.layer_ms[k] += step_ms[k] * lanes;
+          // Lane 0's layer times: the lanes run side by side, so lane 0's time in a layer is
+          // that layer's share of the whole run (scaled by the lane count, the layers summed
+          // to about lanes times the run and the overhead came out negative).
+          if (timed)
+            for (size_t k = 0; k < step_ms.size(); ++k) st.profile.layer_ms[k] += step_ms[k];
         }
       } catch (...) {
 #pragma omp critical(sparse_rt_session_error)

@@ -141,6 +141,16 @@ def test_profile_overhead(net):
     assert p["total_ms"] > 0 and p["overhead_ms"] >= 0
 
 
+def test_profile_with_lanes_adds_up(net):
+    """A batch on 2 threads runs in 2 lanes side by side: the layer times are lane 0's, so
+    they and the overhead add up to the run (scaled by the lanes they summed to ~2x the run)."""
+    m = sparse_rt.load(net, num_threads=2)
+    x = _x(512)
+    p = m.profile(x, repeat=5)
+    assert p["overhead_ms"] >= 0 and sum(p["layers_ms"]) <= p["total_ms"], p
+    assert sum(p["layers_ms"]) > 0.3 * p["total_ms"], p  # the layers are most of a big batch
+
+
 def test_import_does_not_import_torch():
     code = ("import sys, sparse_rt; m = sparse_rt.load; "
             "assert 'torch' not in sys.modules, 'torch imported'")

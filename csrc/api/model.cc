@@ -106,6 +106,10 @@ std::string Model::summary() const {
        std::to_string(p.num_buffers) + " reused buffers (" +
        human(double(p.unplanned_per_sample * 4), "B") + " without reuse); ISA " + impl_->isa +
        ", " + std::to_string(num_threads()) + " threads\n";
+  if (p.tail_begin < p.steps.size())
+    s += "  batch tail: the last " + std::to_string(p.steps.size() - p.tail_begin) +
+         " layer(s), from " + p.steps[p.tail_begin].report.name +
+         ", run once over a whole batch (the others per sample in lanes)\n";
   return s;
 }
 

@@ -57,6 +57,7 @@ int64_t chunk_for(const graph::Plan& plan, int64_t per_lane) {
 
 struct Session::State {
   std::vector<Buffer> arena, scratch;  // one per lane
+  Buffer tail;                         // the batch tail's values (graph/plan.h)
   bool profiling = false;
   RunProfile profile;
 };
@@ -188,6 +189,25 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
   if (lanes == 1) {
     run_slice(0, 0, batch, threads, st.profiling ? &st.profile.layer_ms : nullptr);
   } else {
+    // With a batch tail (graph/plan.h) the lanes run the steps before it and leave the values
+    // it reads in the tail buffer; the tail then runs once over the whole batch.
+    const bool tail = plan.tail_begin < plan.steps.size();
+    const size_t head_end = tail ? plan.tail_begin : plan.steps.size();
+    if (tail) st.tail.ensure(plan.tail_per_sample * batch);
+    auto run_head = [&](int l, int64_t b, int64_t nb, std::vector<double>* step_ms) {
+      std::vector<const float*> ins(in_ptrs.size());
+      for (size_t i = 0; i < ins.size(); ++i) ins[i] = in_ptrs[i] + b * in_numel[i];
+      auto where = [&](int v) {
+        return graph::value_address(plan, v, ins.data(), st.arena[l].data, nb);
+      };
+      if (step_ms) step_ms->assign(plan.steps.size(), 0.0);
+      graph::run_steps(plan, 0, head_end, where, nb, st.scratch[l].data, 1, step_ms);
+      for (int v : plan.tail_cut) {
+        const int64_t numel = plan.values[v].numel();
+        std::memcpy(st.tail.data + plan.tail_offset[v] * batch + b * numel, where(v),
+                    static_cast<size_t>(nb * numel) * sizeof(float));
+      }
+    };
     if (st.profiling) st.profile.layer_ms.assign(plan.steps.size(), 0.0);
     std::exception_ptr error;
     // Lane l takes samples [l*batch/lanes, (l+1)*batch/lanes), `chunk` at a time; the layers
@@ -200,7 +220,11 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
       try {
         const int64_t end = (l + 1) * batch / lanes;
         for (int64_t b = l * batch / lanes; b < end; b += chunk) {
-          run_slice(l, b, std::min(chunk, end - b), 1, timed ? &step_ms : nullptr);
+          const int64_t nb = std::min(chunk, end - b);
+          if (tail)
+            run_head(l, b, nb, timed ? &step_ms : nullptr);
+          else
+            run_slice(l, b, nb, 1, timed ? &step_ms : nullptr);
           // Lane 0's layer times: the lanes run side by side, so lane 0's time in a layer is
           // that layer's share of the whole run (scaled by the lane count, the layers summed
           // to about lanes times the run and the overhead came out negative).
@@ -213,6 +237,20 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
       }
     }
     if (error) std::rethrow_exception(error);
+    if (tail) {
+      auto where = [&](int v) {
+        return graph::tail_address(plan, v, in_ptrs.data(), st.tail.data, batch);
+      };
+      graph::run_steps(plan, plan.tail_begin, plan.steps.size(), where, batch,
+                       st.scratch[0].data, threads,
+                       st.profiling ? &st.profile.layer_ms : nullptr);
+      for (size_t i = 0; i < plan.outputs.size(); ++i) {
+        const float* src = where(plan.outputs[i]);
+        if (outputs[i].data() != src)
+          std::memmove(outputs[i].data(), src,
+                       static_cast<size_t>(batch * out_numel[i]) * sizeof(float));
+      }
+    }
   }
   if (st.profiling)
     st.profile.total_ms =

@@ -18,6 +18,7 @@
 // A Plan is immutable; execute() may run concurrently on different arenas.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -66,6 +67,16 @@ struct Plan {
   int64_t weight_bytes = 0;
   int num_buffers = 0;
   int64_t unplanned_per_sample = 0;   // floats without reuse, for the summary
+  // Batch tail (docs/runtime.md, "Batches"): when a batch runs in lanes, steps
+  // [tail_begin, steps.size()) run once over the whole batch on all threads instead of per
+  // lane and sample, so a classifier reads its weights once per batch. The tail's values and
+  // the head values it reads (tail_cut) live in a tail buffer of batch * tail_per_sample
+  // floats, value (root) v at tail_offset[v] * batch (-1: not there). tail_begin ==
+  // steps.size(): no tail.
+  size_t tail_begin = 0;
+  std::vector<int> tail_cut;
+  std::vector<int64_t> tail_offset;
+  int64_t tail_per_sample = 0;
 };
 
 // Consumes the graph (its storage may be released afterwards: weights are copied/packed).
@@ -78,5 +89,37 @@ std::unique_ptr<Plan> build_plan(Graph g);
 std::vector<const float*> execute(const Plan& plan, const float* const* inputs, int64_t batch,
                                   float* arena, float* scratch, int threads,
                                   std::vector<double>* step_ms);
+
+// Where value v lives in a run of `batch` samples over `arena` (graph inputs: inputs[i]).
+float* value_address(const Plan& plan, int v, const float* const* inputs, float* arena,
+                     int64_t batch);
+
+// Where value v lives in the tail buffer of a `batch`-sample run (graph inputs: inputs[i]).
+float* tail_address(const Plan& plan, int v, const float* const* inputs, float* tail,
+                    int64_t batch);
+
+// Steps [first, last) for `batch` samples, each value where `where(value id)` says (the
+// caller's arena or tail buffer). step_ms (sized to plan.steps by the caller) receives the
+// wall time of these steps.
+template <class Where>
+void run_steps(const Plan& plan, size_t first, size_t last, Where&& where, int64_t batch,
+               float* scratch, int threads, std::vector<double>* step_ms);
+
+template <class Where>
+void run_steps(const Plan& plan, size_t first, size_t last, Where&& where, int64_t batch,
+               float* scratch, int threads, std::vector<double>* step_ms) {
+  std::vector<const float*> ins;
+  for (size_t s = first; s < last; ++s) {
+    const Step& st = plan.steps[s];
+    ins.clear();
+    for (int v : st.inputs) ins.push_back(where(v));
+    float* y = where(st.output);
+    const auto t0 = std::chrono::steady_clock::now();
+    st.layer->run(ins.data(), y, batch, scratch, threads);
+    if (step_ms)
+      (*step_ms)[s] =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+}
 
 }  // namespace sparse_rt::graph

@@ -198,14 +198,38 @@ const std::vector<PadrowsKernel>& padrows_kernels() {
   return table;
 }
 
-const PadrowsKernel& select_padrows(base::Isa isa) {
-  const PadrowsKernel* best = nullptr;
-  for (const PadrowsKernel& k : padrows_kernels())
+namespace {
+
+// The kernel of the best path <= isa in a table of {name, isa, fn} kernels.
+template <class K>
+const K& best_at_most(const std::vector<K>& table, base::Isa isa, const char* family) {
+  const K* best = nullptr;
+  for (const K& k : table)
     if (static_cast<int>(k.isa) <= static_cast<int>(isa) &&
         (!best || static_cast<int>(k.isa) > static_cast<int>(best->isa)))
       best = &k;
-  if (!best) throw Error("no padrows kernel built");
+  if (!best) throw Error(std::string("no ") + family + " kernel built");
   return *best;
+}
+
+}  // namespace
+
+const PadrowsKernel& select_padrows(base::Isa isa) {
+  return best_at_most(padrows_kernels(), isa, "padrows");
+}
+
+const std::vector<MaxpoolKernel>& maxpool_kernels() {
+  static const std::vector<MaxpoolKernel> table = {
+#define SPARSE_RT_MAXPOOL_KERNEL(name, isa) \
+  SPARSE_RT_IF_BUILT_##isa(MaxpoolKernel{#name, isa_of_##isa, &kernels::isa::name}, )
+#include "kernels/maxpool/kernels.inc"
+#undef SPARSE_RT_MAXPOOL_KERNEL
+  };
+  return table;
+}
+
+const MaxpoolKernel& select_maxpool(base::Isa isa) {
+  return best_at_most(maxpool_kernels(), isa, "maxpool");
 }
 
 }  // namespace sparse_rt::dispatch

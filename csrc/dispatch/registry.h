@@ -15,6 +15,7 @@
 #include "kernels/spconv/spconv.h"
 #include "kernels/bsrmm/bsrmm.h"
 #include "kernels/dwconv/dwconv.h"
+#include "kernels/maxpool/maxpool.h"
 #include "kernels/padrows/padrows.h"
 #include "kernels/spmm/spmm.h"
 #include "kernels/spmv/spmv.h"
@@ -105,5 +106,16 @@ struct PadrowsKernel {
 // path <= `isa` (the reference one serves every CPU).
 const std::vector<PadrowsKernel>& padrows_kernels();
 const PadrowsKernel& select_padrows(base::Isa isa);
+
+struct MaxpoolKernel {
+  const char* name;
+  base::Isa isa;
+  kernels::F32MaxpoolFn fn;
+};
+
+// Every built max-pooling kernel (usable or not on this CPU), and the one of the best path
+// <= `isa` (the reference one serves every CPU).
+const std::vector<MaxpoolKernel>& maxpool_kernels();
+const MaxpoolKernel& select_maxpool(base::Isa isa);
 
 }  // namespace sparse_rt::dispatch

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <vector>
 
+#include "base/isa.h"
+#include "dispatch/registry.h"
+
 namespace sparse_rt::ops {
 namespace {
 
@@ -14,46 +17,15 @@ int team(int64_t planes, int64_t work, int threads) {
 
 }  // namespace
 
-// max that keeps a NaN from either side (std::max would drop a NaN in its second argument);
-// written as a select so the loops below vectorise.
-inline float nan_max(float a, float b) { return (a != a || a > b) ? a : b; }
-
 void max_pool2d(const float* x, float* y, int64_t planes, int64_t h, int64_t w, int64_t ho,
                 int64_t wo, const Pool2dParams& p, int threads) {
-  // Separable: per output row, the column-wise max over the window's valid input rows into a
-  // row buffer padded with -inf (padding never wins), then the max over each window's columns.
-  const int64_t lead = p.pl, width = p.pl + w + p.pr + (p.kw - 1) * p.dw + wo * p.sw;
+  const kernels::MaxPoolGeom g{h, w, ho, wo, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl};
+  const kernels::F32MaxpoolFn fn = dispatch::select_maxpool(base::active_isa()).fn;
 #pragma omp parallel num_threads(team(planes, planes * ho * wo * p.kh * p.kw, threads))
   {
-    std::vector<float> buf(static_cast<size_t>(width), -INFINITY);
-    float* row = buf.data() + lead;  // row[v] for v in [-pl, w + ...)
+    std::vector<float> row(static_cast<size_t>(kernels::maxpool_row_floats(g)));
 #pragma omp for schedule(static)
-    for (int64_t c = 0; c < planes; ++c) {
-      const float* xp = x + c * h * w;
-      float* yp = y + c * ho * wo;
-      for (int64_t oy = 0; oy < ho; ++oy) {
-        bool first = true;
-        for (int64_t i = 0; i < p.kh; ++i) {
-          const int64_t u = oy * p.sh - p.pt + i * p.dh;
-          if (u < 0 || u >= h) continue;
-          const float* src = xp + u * w;
-          if (first) {
-            std::copy(src, src + w, row);
-            first = false;
-          } else {
-            for (int64_t v = 0; v < w; ++v) row[v] = nan_max(row[v], src[v]);
-          }
-        }
-        if (first) std::fill(row, row + w, -INFINITY);  // no valid row: all padding
-        float* out = yp + oy * wo;
-        const float* base = row - p.pl;
-        for (int64_t ox = 0; ox < wo; ++ox) out[ox] = base[ox * p.sw];
-        for (int64_t j = 1; j < p.kw; ++j) {
-          const float* bj = base + j * p.dw;
-          for (int64_t ox = 0; ox < wo; ++ox) out[ox] = nan_max(out[ox], bj[ox * p.sw]);
-        }
-      }
-    }
+    for (int64_t c = 0; c < planes; ++c) fn(g, x + c * h * w, y + c * ho * wo, row.data());
   }
 }
 

@@ -263,11 +263,27 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
   // rows (several per vector) go through the store plan, with any shifts.
   const bool horner_rows = horner && wq % 16 == 0;
   const bool unit_steps = horner && unit_shift_steps(shift, shifts) && wq - wout >= shift[0];
-  __mmask16 mask[K];
-  StorePlan plan[K];
+  __mmask16 mask[K + 1];
+  StorePlan plan[K + 1];
   // Pixel chunks outer, row groups inner: the chunk's input window is reused by every group.
   for (int64_t j = 0; j < n; j += kNr) {
     const int64_t len = std::min(kNr, n - j), q = q0 + j;
+    if constexpr (K <= 4) {
+      // A last chunk of at most 16 pixels joins the one before as a (K + 1)-vector tile: 1x1
+      // over 14^2 ran chunks of 64, 64, 64 and 4 pixels, the last a 2-vector pass over every
+      // entry for 4 pixels.
+      if (!horner && n - j > kNr && n - j <= kNr + 16) {
+        for (int k = 0; k <= K; ++k) {
+          mask[k] = lanes_below(n - j - 16 * k);
+          if (!acc_out) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);
+        }
+        if (shifts > 1)
+          tiles<MR, K + 1, kByAddress>(a, m, q, n - j, overread, mask, plan);
+        else
+          tiles<MR, K + 1, kPlain>(a, m, q, n - j, overread, mask, plan);
+        break;
+      }
+    }
     for (int k = 0; k < K; ++k) {
       mask[k] = lanes_below(len - 16 * k);
       if (!acc_out && !horner_rows) plan_store(plan[k], q + 16 * k, mask[k], wq, wout);

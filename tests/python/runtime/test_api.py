@@ -147,8 +147,11 @@ def test_profile_with_lanes_adds_up(net):
     m = sparse_rt.load(net, num_threads=2)
     x = _x(512)
     p = m.profile(x, repeat=5)
-    # (lane 1 may lag behind lane 0 on a loaded machine, so only the upper bound is firm)
-    assert p["overhead_ms"] >= 0 and sum(p["layers_ms"]) <= p["total_ms"], p
+    # Firm in every run: lane 0's layers fit inside the run (lane 1 may lag on a loaded
+    # machine, so there is no lower bound). The overhead is a median of per-run differences;
+    # the sum of per-layer medians is not a median of sums, so it gets a margin for noise.
+    assert p["overhead_ms"] >= 0, p
+    assert sum(p["layers_ms"]) <= 1.25 * p["total_ms"], p
     assert min(p["layers_ms"]) >= 0 and sum(p["layers_ms"]) > 0, p
 
 

@@ -124,7 +124,7 @@ TEST(SpconvKernels, MatchReferenceOverEdgeSweep) {
       continue;
     }
     uint32_t seed = 1;
-    for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 80, 81, 100, 129, 144, 257})
+    for (int64_t n : {1, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 49, 56, 63, 64, 65, 72, 80, 81, 100, 129, 144, 257})
       for (int64_t wq : {1, 5, 16, 19, 58})
         for (double density : {0.0, 0.5, 0.9, 1.0}) {
           const int64_t wout = std::max<int64_t>(1, wq - (n % 3));

@@ -119,7 +119,11 @@ template <int MR, int K, bool kGapped>
 // kTail: masked input loads.
 // kOneRun: every vector stores through one run (`one`), so the epilogue has a fixed shape
 // and GCC keeps the accumulators in registers (a run loop made it keep them on the stack).
-template <int MR, int K, bool kTail, int kShift, bool kOneRun>
+// kHalfLast: the last vector computes only its low 8 lanes (ymm loads and FMAs, half the cost
+// of a zmm on Zen 4, which splits 512-bit operations in two); its high lanes are undefined and
+// never stored (the chunk's masks stop at lane 8 there). Not with Horner, whose lane moves
+// cross vectors.
+template <int MR, int K, bool kTail, int kShift, bool kOneRun, bool kHalfLast = false>
 SPARSE_RT_TILE_INLINE void tile(const Args& a, int64_t g, int64_t q, const __mmask16* mask,
                  const StorePlan* plan, const RowStore& one) {
   constexpr bool kHorner = kShift == kHornerShift || kShift == kHornerGapped;
@@ -147,11 +151,24 @@ SPARSE_RT_TILE_INLINE void tile(const Args& a, int64_t g, int64_t q, const __mma
       const float* xp = xs + a.offsets[p];
       const float* w = a.values + int64_t{p} * MR;
       __m512 xv[K];
-      for (int k = 0; k < K; ++k)
-        xv[k] = kTail ? _mm512_maskz_loadu_ps(mask[k], xp + 16 * k) : _mm512_loadu_ps(xp + 16 * k);
+      for (int k = 0; k < K; ++k) {
+        if (kHalfLast && k == K - 1)
+          xv[k] = _mm512_castps256_ps512(
+              kTail ? _mm256_maskz_loadu_ps(static_cast<__mmask8>(mask[k]), xp + 16 * k)
+                    : _mm256_loadu_ps(xp + 16 * k));
+        else
+          xv[k] = kTail ? _mm512_maskz_loadu_ps(mask[k], xp + 16 * k) : _mm512_loadu_ps(xp + 16 * k);
+      }
       for (int r = 0; r < MR; ++r) {
         const __m512 wb = _mm512_set1_ps(w[r]);
-        for (int k = 0; k < K; ++k) acc[r][k] = _mm512_fmadd_ps(wb, xv[k], acc[r][k]);
+        for (int k = 0; k < K; ++k) {
+          if (kHalfLast && k == K - 1)
+            acc[r][k] = _mm512_castps256_ps512(_mm256_fmadd_ps(_mm512_castps512_ps256(wb),
+                                                               _mm512_castps512_ps256(xv[k]),
+                                                               _mm512_castps512_ps256(acc[r][k])));
+          else
+            acc[r][k] = _mm512_fmadd_ps(wb, xv[k], acc[r][k]);
+        }
       }
     }
   }
@@ -221,6 +238,13 @@ template <int MR, int K, int kShift, bool kOneRun>
 void tiles(const Args& a, int64_t m, int64_t q, int64_t len, int overread, const __mmask16* mask,
            const StorePlan* plan, const RowStore& one) {
   constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
+  if constexpr (kShift == kPlain) {
+    if (overread && len > 16 * (K - 1) && len <= 16 * K - 8) {
+      // The last vector needs at most 8 lanes (1x1 over 7^2: 49 = 3 x 16 + 1 pixels).
+      for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, kShift, kOneRun, true>(a, g, q, mask, plan, one);
+      return;
+    }
+  }
   if (len == 16 * K || (overread && len > 16 * (K / 2))) {
     for (int64_t g = 0; g < m / MR; ++g) tile<MR, K, false, kShift, kOneRun>(a, g, q, mask, plan, one);
   } else if (overread || kShift == kHornerGapped) {  // Horner always over-reads

@@ -355,20 +355,30 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   // 3x3 512@7^2, 1x1 2048@7^2 at s = 0.9). With several rows per vector the tile is the image,
   // and every pass also pays (shifts - 1) lane moves per vector: at least 16 entries per shift
   // (3x3 512@7^2 s = 0.9: blocks of 48 -> 112 channels, 0.237 -> ~0.22 ms; 128-176 measured best).
-  // AVX-512 1x1 layers: at least 16 entries, not 32. Their window per channel is one chunk (256 B), so
-  // 32 entries at s = 0.9 meant ~320 channels (80 KiB, out of L1); 16 keep ~160 (s = 0.9, 1
-  // thread: 1x1 2048->512@7^2 0.233 -> 0.214 ms, 512->2048@7^2 0.192 -> 0.184, 1024->256@14^2
-  // 0.204 -> 0.194, 1x1/2 1024->2048@14^2 0.427 -> 0.400; 28^2 and 56^2 within 1-3%; 3x3 kept
-  // 32: with 16, 3x3 64@56^2 0.386 -> 0.397). At s <= 0.8 the L1 term decides either way.
-  // AVX2 (32-pixel tiles, twice the passes) lost 16% with 16 (2048->512@7^2 0.36 -> 0.42 ms).
+  // 1x1 CSR layers (MR = 1) on AVX-512: at least 16 entries, not 32. Their window per channel
+  // is one chunk (256 B), so 32 entries at s = 0.9 meant ~320 channels (80 KiB, out of L1);
+  // 16 keep ~160 (s = 0.9, 1 thread: 1x1 2048->512@7^2 0.233 -> 0.214 ms, 512->2048@7^2 0.192
+  // -> 0.184, 1024->256@14^2 0.204 -> 0.194, 1x1/2 1024->2048@14^2 0.427 -> 0.400; 28^2 and
+  // 56^2 within 1-3%; at s <= 0.8 the L1 term decides either way). 3x3 keeps 32 (with 16, 3x3
+  // 64@56^2 0.386 -> 0.397), and so does BSR 4x1 (not load-bound; with 16, 1x1 2048->512@7^2
+  // 0.173 -> 0.185). AVX2 lost 16% with 16 (32-pixel tiles, twice the passes; 2048->512@7^2
+  // 0.36 -> 0.42 ms) and wants 64 where the output is one 64-pixel chunk (s = 0.9: 2048->512@7^2
+  // 0.373 -> 0.337-0.341 ms, 512->2048@7^2 0.323-0.330 -> 0.291-0.296, 1x1/2 1024->2048@14^2
+  // 0.700 -> 0.616-0.621; s = 0.7 -4..-5%), not on larger images (s = 0.7: 256->64@56^2 +11%,
+  // 512->128@28^2 +8%).
   const int64_t span = (p_.kh - 1) / sh * plan->wq + (p_.kw - 1) / sw;
   const int64_t chunk = plan->zero_past_tile ? (ext + 15) / 16 * 16
                                              : std::max<int64_t>(64, plan->kernel->nr);
   const int64_t window = phases * (chunk + span) * static_cast<int64_t>(sizeof(float));
   const double per_channel = static_cast<double>(cols_.size()) /
                              std::max<int64_t>(1, ngroups * cg);  // entries per channel, group
-  const bool wide_1x1 = taps == 1 && plan->kernel->isa == base::Isa::kAvx512;
-  const double min_entries = plan->zero_past_tile ? 16.0 * plan->shifts : wide_1x1 ? 16.0 : 32.0;
+  double min_entries = 32.0;
+  if (plan->zero_past_tile)
+    min_entries = 16.0 * plan->shifts;
+  else if (taps == 1 && mr_ == 1 && plan->kernel->isa == base::Isa::kAvx512)
+    min_entries = 16.0;
+  else if (taps == 1 && mr_ == 1 && ext <= 64 && plan->kernel->isa == base::Isa::kAvx2)
+    min_entries = 64.0;  // 1x1 onto 7^2
   int64_t min_cb = static_cast<int64_t>(min_entries / std::max(per_channel, 1e-9)) + 1;
   // Phase-split (strided) layers read phases planes per channel: the entry minimum alone let
   // their window grow to ~100 KiB (3x3/2 128@56^2 at s = 0.9: 40 channels), far past L1. There

@@ -359,7 +359,10 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   // is one chunk (256 B), so 32 entries at s = 0.9 meant ~320 channels (80 KiB, out of L1);
   // 16 keep ~160 (s = 0.9, 1 thread: 1x1 2048->512@7^2 0.233 -> 0.214 ms, 512->2048@7^2 0.192
   // -> 0.184, 1024->256@14^2 0.204 -> 0.194, 1x1/2 1024->2048@14^2 0.427 -> 0.400; 28^2 and
-  // 56^2 within 1-3%; at s <= 0.8 the L1 term decides either way). 3x3 keeps 32 (with 16, 3x3
+  // 56^2 within 1-3%; at s <= 0.8 the L1 term decides either way). Smaller outputs pay a
+  // pass's fixed cost over fewer vectors per entry: 64 / vectors entries (1x1/2
+  // 2048->512@7^2, one vector, 2 threads: s = 0.9 0.121 -> 0.116 ms, s = 0.95 0.088 -> 0.081,
+  // s = 0.7 0.265 -> 0.235; with 16 it had lost 7% at s = 0.95). 3x3 keeps 32 (with 16, 3x3
   // 64@56^2 0.386 -> 0.397), and so does BSR 4x1 (not load-bound; with 16, 1x1 2048->512@7^2
   // 0.173 -> 0.185). AVX2 lost 16% with 16 (32-pixel tiles, twice the passes; 2048->512@7^2
   // 0.36 -> 0.42 ms) and wants 64 where the output is one 64-pixel chunk (s = 0.9: 2048->512@7^2
@@ -368,8 +371,7 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   // 512->128@28^2 +8%).
   const int64_t span = (p_.kh - 1) / sh * plan->wq + (p_.kw - 1) / sw;
   // The window of one chunk: the image's extended pixels when they are fewer (outputs below
-  // 7^2, e.g. 1x1/2 2048->512@7^2: 16 pixels, 64 B per channel, not 256; with the 16-entry
-  // 1x1 rule below and the 256 B estimate it ran 0.117 -> 0.132 ms, 2 threads; now 0.115).
+  // 7^2, e.g. 1x1/2 2048->512@7^2: 16 pixels, 64 B per channel, not 256).
   const int64_t chunk = plan->zero_past_tile
                             ? (ext + 15) / 16 * 16
                             : std::min<int64_t>(std::max<int64_t>(64, plan->kernel->nr),
@@ -381,7 +383,7 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   if (plan->zero_past_tile)
     min_entries = 16.0 * plan->shifts;
   else if (taps == 1 && mr_ == 1 && plan->kernel->isa == base::Isa::kAvx512)
-    min_entries = 16.0;
+    min_entries = 64.0 / static_cast<double>(std::min<int64_t>(4, (ext + 15) / 16));
   else if (taps == 1 && mr_ == 1 && ext <= 64 && plan->kernel->isa == base::Isa::kAvx2)
     min_entries = 64.0;  // 1x1 onto 7^2
   int64_t min_cb = static_cast<int64_t>(min_entries / std::max(per_channel, 1e-9)) + 1;

@@ -355,20 +355,15 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   // 3x3 512@7^2, 1x1 2048@7^2 at s = 0.9). With several rows per vector the tile is the image,
   // and every pass also pays (shifts - 1) lane moves per vector: at least 16 entries per shift
   // (3x3 512@7^2 s = 0.9: blocks of 48 -> 112 channels, 0.237 -> ~0.22 ms; 128-176 measured best).
-  // 1x1 CSR layers (MR = 1) on AVX-512: at least 16 entries, not 32. Their window per channel
-  // is one chunk (256 B), so 32 entries at s = 0.9 meant ~320 channels (80 KiB, out of L1);
-  // 16 keep ~160 (s = 0.9, 1 thread: 1x1 2048->512@7^2 0.233 -> 0.214 ms, 512->2048@7^2 0.192
-  // -> 0.184, 1024->256@14^2 0.204 -> 0.194, 1x1/2 1024->2048@14^2 0.427 -> 0.400; 28^2 and
-  // 56^2 within 1-3%; at s <= 0.8 the L1 term decides either way). Smaller outputs pay a
-  // pass's fixed cost over fewer vectors per entry: 64 / vectors entries (1x1/2
-  // 2048->512@7^2, one vector, 2 threads: s = 0.9 0.121 -> 0.116 ms, s = 0.95 0.088 -> 0.081,
-  // s = 0.7 0.265 -> 0.235; with 16 it had lost 7% at s = 0.95). 3x3 keeps 32 (with 16, 3x3
-  // 64@56^2 0.386 -> 0.397), and so does BSR 4x1 (not load-bound; with 16, 1x1 2048->512@7^2
-  // 0.173 -> 0.185). AVX2 lost 16% with 16 (32-pixel tiles, twice the passes; 2048->512@7^2
-  // 0.36 -> 0.42 ms) and wants 64 where the output is one 64-pixel chunk (s = 0.9: 2048->512@7^2
-  // 0.373 -> 0.337-0.341 ms, 512->2048@7^2 0.323-0.330 -> 0.291-0.296, 1x1/2 1024->2048@14^2
-  // 0.700 -> 0.616-0.621; s = 0.7 -4..-5%), not on larger images (s = 0.7: 256->64@56^2 +11%,
-  // 512->128@28^2 +8%).
+  // 1x1 CSR layers (MR = 1) onto at most 16^2 pixels (one tile holds the image) differ
+  // (docs/architecture-conv.md, "The direct sparse convolution"; s = 0.9, C++): on AVX-512 their window
+  // per channel is one chunk, so 32 entries meant ~320 channels (80 KiB, out of L1) and 16 keep
+  // ~160 (2048->512@7^2 0.233 -> 0.214 ms, 1024->256@14^2 0.204 -> 0.194, 1 thread); outputs of
+  // fewer vectors pay a pass's fixed cost over less work, so 64 / vectors (1x1/2
+  // 2048->512@7^2, one vector: 0.121 -> 0.116 ms, 2 threads). AVX2's 32-pixel tiles make twice
+  // the passes: onto 7^2 it takes 64 (2048->512@7^2 0.373 -> 0.34 ms). 3x3, BSR (MR = 4, not
+  // load-bound) and larger images keep 32 (with 16: 3x3 64@56^2 +3%, BSR 4x1 2048->512@7^2
+  // +7%, 1x1 512->128@28^2 at s = 0.95 +3%).
   const int64_t span = (p_.kh - 1) / sh * plan->wq + (p_.kw - 1) / sw;
   // The window of one chunk: the image's extended pixels when they are fewer (outputs below
   // 7^2, e.g. 1x1/2 2048->512@7^2: 16 pixels, 64 B per channel, not 256).
@@ -382,7 +377,7 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   double min_entries = 32.0;
   if (plan->zero_past_tile)
     min_entries = 16.0 * plan->shifts;
-  else if (taps == 1 && mr_ == 1 && plan->kernel->isa == base::Isa::kAvx512)
+  else if (taps == 1 && mr_ == 1 && ext <= 256 && plan->kernel->isa == base::Isa::kAvx512)
     min_entries = 64.0 / static_cast<double>(std::min<int64_t>(4, (ext + 15) / 16));
   else if (taps == 1 && mr_ == 1 && ext <= 64 && plan->kernel->isa == base::Isa::kAvx2)
     min_entries = 64.0;  // 1x1 onto 7^2

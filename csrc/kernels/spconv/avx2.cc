@@ -1,5 +1,7 @@
 // AVX2 spconv: a row group of MR output channels x K ymm (8 pixels each) of accumulators; each
-// loaded input vector serves MR output channels. The pixel tail uses vmaskmov loads/stores
+// loaded input vector serves MR output channels. MR = 1 runs 8 vectors: with 4, FMA latency
+// (4 cycles, 2 FMAs per cycle on Zen 4 and Intel since Skylake) capped the loop at half the
+// FMA rate (3x3 256@14^2 0.61 -> 0.55 ms, 1x1 64->256@56^2 0.27 -> 0.23 with 8). The pixel tail uses vmaskmov loads/stores
 // (never over-reads); the final store drops the garbage columns of the extended grid. Shifted
 // taps (spconv.h): with whole rows per tile and shifts of one column per segment (2, 1, 0) the
 // accumulators move one lane between segments (vperm2i128 + vpalignr); otherwise the shift
@@ -167,25 +169,62 @@ template <int MR, int K, bool kTail, int kShift>
 }
 
 // Row group g over pixels [q0, q0 + n), without Horner.
+// The last pixels (0 < len < 8 * K) on the narrowest of the tiles K, K/2, K/4, ... that holds them.
+template <int MR, int K, int kShift>
+[[gnu::always_inline]] inline void rest_tile(const Args& a, int64_t g, int64_t q, int64_t len,
+                                             int overread) {
+  if constexpr (K > 1) {
+    if (len <= 8 * (K / 2)) return rest_tile<MR, K / 2, kShift>(a, g, q, len, overread);
+  }
+  if (overread)
+    tile<MR, K, false, kShift>(a, g, q, len);
+  else
+    tile<MR, K, true, kShift>(a, g, q, len);
+}
+
+// The same out of line, for the 8-vector tiles: inlined there, GCC compiled their main tile
+// worse (3x3 512@7^2 0.68 -> 0.79 ms); inlined is better for the 4-vector ones, which run
+// whole small images as rests (3x3/2 512@7^2: 0.465 -> 0.515 ms out of line).
+template <int MR, int K, int kShift>
+[[gnu::noinline]] void rest_tile_outlined(const Args& a, int64_t g, int64_t q, int64_t len,
+                                          int overread) {
+  rest_tile<MR, K, kShift>(a, g, q, len, overread);
+}
+
 template <int MR, int K, int kShift>
 void row_group(const Args& a, int64_t g, int64_t q0, int64_t n, int overread) {
   constexpr int64_t kNr = 8 * K;
-  constexpr int kHalf = K / 2 > 0 ? K / 2 : 1;
   int64_t j = 0;
   for (; j + kNr <= n; j += kNr) tile<MR, K, false, kShift>(a, g, q0 + j, kNr);
-  const int64_t rest = n - j;
-  if (overread && K > 1 && rest > 8 * (K / 2))
-    tile<MR, K, false, kShift>(a, g, q0 + j, rest);
-  else if (overread && rest > 0)
-    tile<MR, kHalf, false, kShift>(a, g, q0 + j, rest);
-  else if (K > 1 && rest > 8 * (K / 2))
-    tile<MR, K, true, kShift>(a, g, q0 + j, rest);
-  else if (rest > 0)
-    tile<MR, kHalf, true, kShift>(a, g, q0 + j, rest);
+  if (n <= j) return;
+  if constexpr (K > 4)
+    rest_tile_outlined<MR, K, kShift>(a, g, q0 + j, n - j, overread);
+  else
+    rest_tile<MR, K, kShift>(a, g, q0 + j, n - j, overread);
 }
 
+// The last whole rows (0 < len < 8 * K) of a Horner layout on the narrowest tile K, K/2, ...
+// that holds them and whole rows still (its width a multiple of the row pitch).
 template <int MR, int K>
-void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
+[[gnu::noinline]] void horner_rest(const Args& a, int64_t g, int64_t q, int64_t len) {
+  if constexpr (K > 1) {
+    if (len <= 8 * (K / 2) && (8 * (K / 2)) % a.wq == 0)
+      return horner_rest<MR, K / 2>(a, g, q, len);
+  }
+  tile<MR, K, false, kHornerShift>(a, g, q, len);
+}
+
+// Every row group over pixels [q0, q0 + n). Ranges shorter than one tile run the K / 2 code
+// (images up to 7^2: the same lanes, and the 8-vector tile there had cost 3x3 512@7^2 8%).
+// noinline, so that the K / 2 code is not compiled into the K code (inlined: 3x3/2 512@7^2
+// 0.462 -> 0.484 ms, 1x1/2 2048->512@7^2 0.143 -> 0.152).
+template <int MR, int K>
+[[gnu::noinline]] void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
+  if constexpr (K > 4) {
+    if (n < 8 * K)
+      return spconv<MR, K / 2>(m, q0, n, indptr, ips, shifts, shift, offsets, values, x, acc_in,
+                               acc_out, lda, bias, y, res, ldy, wq, wout, out_min, out_max, flags);
+  }
   const Args a{indptr, ips,  shifts, shift, offsets, values, x,    acc_in, acc_out,
                lda,    bias, y,      res,   ldy,     wq,     wout, q0,
                _mm256_set1_ps(out_min), _mm256_set1_ps(out_max)};
@@ -197,8 +236,9 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
                       wq - wout >= shifts - 1;
   for (int64_t g = 0; g < m / MR; ++g) {
     if (horner) {  // whole rows per tile; a short last tile over-reads
-      for (int64_t j = 0; j < n; j += kNr)
-        tile<MR, K, false, kHornerShift>(a, g, q0 + j, std::min(kNr, n - j));
+      int64_t j = 0;
+      for (; j + kNr <= n; j += kNr) tile<MR, K, false, kHornerShift>(a, g, q0 + j, kNr);
+      if (n > j) horner_rest<MR, K>(a, g, q0 + j, n - j);
     } else if (shifts > 1) {
       row_group<MR, K, kByAddress>(a, g, q0, n, overread);
     } else {
@@ -212,7 +252,7 @@ void spconv(SPARSE_RT_F32_SPCONV_PARAMS) {
 #define SPARSE_RT_ARGS \
   m, q0, n, indptr, ips, shifts, shift, offsets, values, x, acc_in, acc_out, lda, bias, y, res, ldy, \
       wq, wout, out_min, out_max, flags
-void f32_spconv_1x32__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 4>(SPARSE_RT_ARGS); }
+void f32_spconv_1x64__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<1, 8>(SPARSE_RT_ARGS); }
 void f32_spconv_4x16__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<4, 2>(SPARSE_RT_ARGS); }
 void f32_spconv_8x8__avx2(SPARSE_RT_F32_SPCONV_PARAMS) { spconv<8, 1>(SPARSE_RT_ARGS); }
 #undef SPARSE_RT_ARGS

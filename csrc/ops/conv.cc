@@ -251,20 +251,19 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
   // is aligned (a load across two cache lines costs the L1 an extra access; see
   // docs/architecture-conv.md). The kernels need whole rows per register tile (wq divides
   // nr: the plan takes the kernel with the largest such tile); the padding may add at most a
-  // quarter more pixels with 64-byte vectors, none with AVX2's 32-byte ones (half of which
-  // are aligned anyway; measured at s = 0.9, 2 threads: 3x3 128@28^2, rows 30 -> 32, 0.379 ->
-  // 0.409 ms; 3x3 256@14^2, rows of 16, 0.387 -> 0.375 ms). SPARSE_RT_CONV_SHIFTED=0 turns
-  // it off.
+  // quarter more pixels. AVX2 took only rows that need none while its CSR tile had 4 vectors
+  // (3x3 128@28^2, rows 30 -> 32: 0.379 -> 0.409 ms, 2 threads); with 8 the widening pays
+  // there too (1 thread, s = 0.9: 3x3 64@56^2 0.70 -> 0.60 ms, 128@28^2 0.62-0.64 -> 0.56,
+  // 3x3/2 256@28^2 0.72 -> 0.65). SPARSE_RT_CONV_SHIFTED=0 turns it off.
   const char* shifted_env = std::getenv("SPARSE_RT_CONV_SHIFTED");
   const bool may_shift =
       plan.copy && p_.kw > sw && !(shifted_env && std::string(shifted_env) == "0");
   const int64_t wq16 = (plan.wq + 15) / 16 * 16;
-  const int64_t growth4 = kernel_->isa == base::Isa::kAvx512 ? 5 : 4;  // 4 * wq16 <= growth4 * wq
   const dispatch::SpconvKernel* rows_kernel = dispatch::select_spconv_rows(*kernel_, wq16);
   plan.kernel = kernel_;
   plan.zero_past_tile = false;
   bool shifted = false;
-  if (may_shift && rows_kernel && 4 * wq16 <= growth4 * plan.wq) {
+  if (may_shift && rows_kernel && 4 * wq16 <= 5 * plan.wq) {
     plan.kernel = rows_kernel;
     plan.wq = wq16;
     shifted = true;

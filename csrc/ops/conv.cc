@@ -262,22 +262,24 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
   const dispatch::SpconvKernel* rows_kernel = dispatch::select_spconv_rows(*kernel_, wq16);
   plan.kernel = kernel_;
   plan.zero_past_tile = false;
+  plan.lanes = kernel_->isa == base::Isa::kAvx512 ? 16 : 8;
   bool shifted = false;
   if (may_shift && rows_kernel && 4 * wq16 <= 5 * plan.wq) {
     plan.kernel = rows_kernel;
     plan.wq = wq16;
     shifted = true;
-  } else if (may_shift && kernel_->isa == base::Isa::kAvx512 && mr_ == 1) {
-    // Planes of 7x7-sized rows (AVX-512): several rows per vector, the tap's whole in-plane
-    // offset mod 16 as its shift, and the image in one register tile. Stride 1 pitch w + pad:
-    // a row's right padding is the next row's left padding (both zeros). Only for one output
-    // channel per row group: the 4-channel kernel, not load-bound, got 5% slower (BSR 4x1
-    // 3x3 512@7^2 s = 0.9: 0.163 -> 0.171 ms).
+  } else if (may_shift && kernel_->isa != base::Isa::kScalar && mr_ == 1) {
+    // Planes of 7x7-sized rows: several rows per vector, the tap's whole in-plane offset mod
+    // the vector as its shift (AVX-512: the image in one register tile; AVX2, 8 floats: rows
+    // of 8 are one vector each, the shift is the column's, and tiles hold whole rows). Stride
+    // 1 pitch w + pad: a row's right padding is the next row's left padding (both zeros). Only
+    // for one output channel per row group: the 4-channel kernel, not load-bound, got 5%
+    // slower (BSR 4x1 3x3 512@7^2 s = 0.9: 0.163 -> 0.171 ms).
     const bool share_pad = sh == 1 && sw == 1 && p_.pad_w >= 1 && p_.pad_w < p_.kw;
     const int64_t wq = share_pad ? w + p_.pad_w : plan.wq;
     const dispatch::SpconvKernel* k = dispatch::select_spconv_rows(*kernel_, wq);
-    if (16 % wq == 0 && k && p_.out_h(h) * wq <= k->nr &&
-        past_tile_reads_zero(wq, plan.hq, h, w)) {
+    if (plan.lanes % wq == 0 && k && p_.out_h(h) * wq <= k->nr &&
+        past_tile_reads_zero(wq, plan.hq, h, w, plan.lanes)) {
       plan.kernel = k;
       plan.wq = wq;
       plan.zero_past_tile = true;
@@ -287,30 +289,36 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
   plan.shift.clear();
   if (shifted) {  // the distinct shifts of the taps, largest first (kw > sw: at least two)
     for (int64_t ky = 0; ky < p_.kh; ++ky)
-      for (int64_t kx = 0; kx < p_.kw; ++kx) plan.shift.push_back(tap_shift(plan.wq, ky, kx));
+      for (int64_t kx = 0; kx < p_.kw; ++kx)
+        plan.shift.push_back(tap_shift(plan.wq, ky, kx, plan.lanes));
     std::sort(plan.shift.rbegin(), plan.shift.rend());
     plan.shift.erase(std::unique(plan.shift.begin(), plan.shift.end()), plan.shift.end());
   }
   plan.shifts = std::max<int>(1, static_cast<int>(plan.shift.size()));
 }
 
-int32_t DirectConv2d::tap_shift(int64_t wq, int64_t ky, int64_t kx) const {
-  return static_cast<int32_t>(((ky / p_.stride_h) * wq + kx / p_.stride_w) % 16);
+int32_t DirectConv2d::tap_shift(int64_t wq, int64_t ky, int64_t kx, int lanes) const {
+  return static_cast<int32_t>(((ky / p_.stride_h) * wq + kx / p_.stride_w) % lanes);
 }
 
-bool DirectConv2d::past_tile_reads_zero(int64_t wq, int64_t hq, int64_t h, int64_t w) const {
+bool DirectConv2d::past_tile_reads_zero(int64_t wq, int64_t hq, int64_t h, int64_t w,
+                                        int lanes) const {
   const int64_t sh = p_.stride_h, sw = p_.stride_w, hout = p_.out_h(h), wout = p_.out_w(w);
-  const int64_t tile = (hout * wq + 15) / 16 * 16;  // the kernels' tile is at least this
+  const int64_t tile = (hout * wq + 15) / 16 * 16;  // the AVX-512 tile is at least this
+  const bool per_row = lanes < 16;                  // AVX2: a tile may end after any row
   for (int64_t ky = 0; ky < p_.kh; ++ky)
     for (int64_t kx = 0; kx < p_.kw; ++kx) {
-      const int64_t off = (ky / sh) * wq + kx / sw, s = tap_shift(wq, ky, kx);
+      const int64_t off = (ky / sh) * wq + kx / sw, s = tap_shift(wq, ky, kx, lanes);
       for (int64_t oy = 0; oy < hout; ++oy)
         for (int64_t ox = 0; ox < wout; ++ox) {
           const int64_t q = oy * wq + ox;
-          if (q + s < tile) continue;
+          if (per_row ? ox + s < wq : q + s < tile) continue;
           // What the copy holds at plane position q + off: padded (i*sh + py, j*sw + px).
           const int64_t i = (q + off) / wq, j = (q + off) % wq;
           const int64_t r = i * sh + ky % sh - p_.pad_h, c = j * sw + kx % sw - p_.pad_w;
+          // Past the rows: the plane's zeroed tail, at least the last row's right padding
+          // (plan_for); AVX2 rows of 8 read it, AVX-512's one tile never needs it.
+          if (i >= hq && per_row && q + off < hq * wq + p_.pad_w) continue;
           if (i >= hq || (r >= 0 && r < h && c >= 0 && c < w)) return false;
         }
     }
@@ -374,8 +382,8 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   const double per_channel = static_cast<double>(cols_.size()) /
                              std::max<int64_t>(1, ngroups * cg);  // entries per channel, group
   double min_entries = 32.0;
-  if (plan->zero_past_tile)
-    min_entries = 16.0 * plan->shifts;
+  if (plan->zero_past_tile)  // AVX2 moves lanes with two instructions, in half the pixels
+    min_entries = (plan->lanes == 16 ? 16.0 : 64.0) * plan->shifts;
   else if (taps == 1 && mr_ == 1 && ext <= 256 && plan->kernel->isa == base::Isa::kAvx512)
     min_entries = 64.0 / static_cast<double>(std::min<int64_t>(4, (ext + 15) / 16));
   else if (taps == 1 && mr_ == 1 && ext <= 64 && plan->kernel->isa == base::Isa::kAvx2)
@@ -398,7 +406,7 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   std::vector<int32_t> tap_segment(static_cast<size_t>(taps), 0);
   std::vector<int32_t> tap_dx(static_cast<size_t>(taps), 0);
   for (int64_t t = 0; t < taps && ns > 1; ++t) {
-    tap_dx[t] = tap_shift(plan->wq, t / p_.kw, t % p_.kw);
+    tap_dx[t] = tap_shift(plan->wq, t / p_.kw, t % p_.kw, plan->lanes);
     tap_segment[t] = static_cast<int32_t>(
         std::find(plan->shift.begin(), plan->shift.end(), tap_dx[t]) - plan->shift.begin());
   }

@@ -87,9 +87,11 @@ class DirectConv2d {
     // (values too, in `values`). `shift` lists the segments' shifts, largest first.
     int shifts;
     std::vector<int32_t> shift;
-    // Several rows per vector (wq divides 16): one register tile per image, and the kernel
-    // told that the lanes it takes from past the tile stand for zeros (kSpconvZeroPastTile).
+    // Several rows per vector (wq divides the vector): one register tile per image (AVX-512)
+    // or tiles of whole rows (AVX2), and the kernel told that the lanes it takes from past a
+    // tile stand for zeros (kSpconvZeroPastTile).
     bool zero_past_tile;
+    int lanes;  // the shifts are in-plane offsets mod this: the kernel's vector (16 or 8 floats)
     const dispatch::SpconvKernel* kernel;       // the op's, or one with whole-row tiles
     std::vector<int32_t> offsets;               // per stored entry, in the plan's order
     std::vector<float> values;                  // empty: the op's order (values_) is the plan's
@@ -102,12 +104,13 @@ class DirectConv2d {
   // The plan's geometry, kernel and shifts (no offsets, no checks): cheap.
   void shape_plan(int64_t h, int64_t w, Plan& plan) const;
   std::shared_ptr<const Plan> plan_for(int64_t h, int64_t w) const;
-  // The shift of tap (ky, kx) over rows of wq floats: its in-plane offset mod 16.
-  int32_t tap_shift(int64_t wq, int64_t ky, int64_t kx) const;
-  // Whether, over planes of hq rows of wq floats, every tap a valid output lane would take from
-  // past a one-tile image reads a zero of the padded copy (the condition of
-  // kSpconvZeroPastTile).
-  bool past_tile_reads_zero(int64_t wq, int64_t hq, int64_t h, int64_t w) const;
+  // The shift of tap (ky, kx) over rows of wq floats: its in-plane offset mod `lanes`.
+  int32_t tap_shift(int64_t wq, int64_t ky, int64_t kx, int lanes) const;
+  // Whether, over planes of hq rows of wq floats with shifts mod `lanes`, every tap a valid
+  // output lane would take from past its tile reads a zero of the padded copy (the condition
+  // of kSpconvZeroPastTile): past a one-tile image (lanes 16, AVX-512), or past its own row
+  // (lanes 8, AVX2, whose tiles may end at any row).
+  bool past_tile_reads_zero(int64_t wq, int64_t hq, int64_t h, int64_t w, int lanes) const;
 
   ConvParams p_;
   std::vector<float> bias_;

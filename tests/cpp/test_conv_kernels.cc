@@ -31,6 +31,7 @@ struct KernelCase {
   int shifts = 1;  // segments per group (shifted taps, spconv.h)
   std::vector<int32_t> shift;  // per segment, largest first; empty: shifts - 1, ..., 0
   int64_t zero_from = -1;      // >= 0: x is 0 from there on (for kSpconvZeroPastTile)
+  bool zero_col0 = false;      // offsets whole rows of wq and x 0 in every row's first column
   std::vector<int32_t> shift_list() const {
     if (!shift.empty()) return shift;
     std::vector<int32_t> s;
@@ -44,7 +45,7 @@ struct KernelCase {
       << " bias=" << with_bias << " res=" << with_res << " flags=" << flags
       << " shifts=" << shifts << " shift=[";
     for (int32_t v : shift_list()) s << v << " ";
-    s << "] zero_from=" << zero_from
+    s << "] zero_from=" << zero_from << " zero_col0=" << zero_col0
       << " clamp=[" << lo << ", " << hi << "]";
     return s.str();
   }
@@ -66,6 +67,9 @@ void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_
   std::vector<float> x(static_cast<size_t>(x_len));
   for (auto& v : x) v = val(rng);
   if (c.zero_from >= 0) std::fill(x.begin() + std::min(c.zero_from, x_len), x.end(), 0.0f);
+  if (c.zero_col0)
+    for (int64_t i = 0; i < x_len; i += c.wq) x[static_cast<size_t>(i)] = 0.0f;
+  const int32_t step = c.zero_col0 ? static_cast<int32_t>(c.wq) : 7;
   // Per group: index blocks (ips = shifts + 2) of entries with offsets in [0, 200]; the
   // kernels use the first `shifts` (one per shift), the next is filled but not theirs.
   const int64_t ips = c.shifts + 2;
@@ -76,7 +80,7 @@ void run_case(const dispatch::SpconvKernel& kernel, const KernelCase& c, uint32_
     for (int64_t b = 0; b < ips; ++b) {
       indptr.push_back(static_cast<int32_t>(offsets.size()));
       if (b == ips - 1) continue;  // the last slot only closes the previous range
-      for (int32_t off = 0; off <= 200; off += 7)
+      for (int32_t off = 0; off <= 200; off += step)
         if (keep(rng)) {
           offsets.push_back(off);
           for (int r = 0; r < mr; ++r) values.push_back(val(rng));
@@ -232,6 +236,35 @@ TEST(SpconvKernels, GappedShiftsMatchReference) {
             }
           }
         }
+    ++tested;
+  }
+  EXPECT_GE(tested, 3);
+}
+
+// Rows of 8 (or 4) sharing their padding column, as the op lays out 7x7 images for AVX2: the
+// offsets are whole rows and x is 0 in every row's first column (the shared padding), so every
+// lane a valid output takes from past any tile of whole rows reads a zero, and
+// kSpconvZeroPastTile holds for every tiling (AVX2 Horner with one garbage column).
+TEST(SpconvKernels, ZeroPastRowsMatchReference) {
+  const float inf = std::numeric_limits<float>::infinity();
+  int tested = 0;
+  for (const auto& kernel : dispatch::spconv_kernels()) {
+    if (!base::isa_usable(kernel.isa)) continue;
+    uint32_t seed = 7000;
+    for (int shifts : {2, 3})
+      for (int64_t wq : {8, 4})
+        for (int64_t rows : {1, 3, 4, 7, 9, 12})
+          for (int variant = 0; variant < 5; ++variant) {
+            const int64_t n = rows * wq;
+            KernelCase c{3, variant == 4 ? wq : 0, n, wq, wq - 1, n + 5, 0.6, variant == 1,
+                         variant >= 2, variant % 2 == 0, variant == 3 ? 0.0f : -inf, inf};
+            c.shifts = shifts;
+            c.flags = kernels::kSpconvOverread | kernels::kSpconvZeroPastTile;
+            c.zero_col0 = true;
+            c.with_res = variant == 3;
+            run_case(kernel, c, seed++);
+            if (::testing::Test::HasFatalFailure()) return;
+          }
     ++tested;
   }
   EXPECT_GE(tested, 3);

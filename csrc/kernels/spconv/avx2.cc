@@ -110,8 +110,9 @@ template <int MR, int K, bool kTail, int kShift>
         acc[r][k] = partial ? _mm256_maskload_ps(src + 8 * k, mask[k]) : _mm256_loadu_ps(src + 8 * k);
     }
   } else {
-    for (int r = 0; r < MR; ++r) {  // a constant survives the lane shifts (but in garbage lanes)
-      const __m256 b = _mm256_set1_ps(a.bias && !a.acc_in ? a.bias[g * MR + r] : 0.0f);
+    for (int r = 0; r < MR; ++r) {  // Horner: the bias is added after the lane moves
+      const __m256 b =
+          _mm256_set1_ps(a.bias && !a.acc_in && !kHorner ? a.bias[g * MR + r] : 0.0f);
       for (int k = 0; k < K; ++k) acc[r][k] = b;
     }
   }
@@ -135,13 +136,19 @@ template <int MR, int K, bool kTail, int kShift>
         for (int k = 0; k < K; ++k)
           acc[r][k] = next_lane(acc[r][k], k + 1 < K ? acc[r][k + 1] : _mm256_setzero_ps());
   }
-  if (kHorner && a.acc_in)
+  if (kHorner && a.acc_in) {
     for (int r = 0; r < MR; ++r) {
       const float* src = a.acc_in + (g * MR + r) * a.lda + (q - a.q0);
       for (int k = 0; k < K; ++k)
         acc[r][k] = _mm256_add_ps(acc[r][k], partial ? _mm256_maskload_ps(src + 8 * k, mask[k])
                                                      : _mm256_loadu_ps(src + 8 * k));
     }
+  } else if (kHorner && a.bias) {  // (lanes moved in from past the tile started at 0)
+    for (int r = 0; r < MR; ++r) {
+      const __m256 b = _mm256_set1_ps(a.bias[g * MR + r]);
+      for (int k = 0; k < K; ++k) acc[r][k] = _mm256_add_ps(acc[r][k], b);
+    }
+  }
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     if (a.acc_out) {
@@ -231,9 +238,11 @@ template <int MR, int K>
   constexpr int64_t kNr = 8 * K;
   const int overread = flags & kSpconvOverread;
   // Horner here: one lane per segment, ending at 0, with the lanes moved in from past the tile
-  // landing in garbage columns (the bias starts in every lane).
-  const bool horner = unit_shift_steps(shift, shifts) && overread && q0 % wq == 0 && n % wq == 0 && kNr % wq == 0 &&
-                      wq - wout >= shifts - 1;
+  // landing in garbage columns (the bias starts in every lane) or, with kSpconvZeroPastTile,
+  // standing for zeros of x (rows of 8 sharing their padding: the op checked every row's end).
+  const bool horner = unit_shift_steps(shift, shifts) && overread && q0 % wq == 0 &&
+                      n % wq == 0 && kNr % wq == 0 &&
+                      (wq - wout >= shifts - 1 || (flags & kSpconvZeroPastTile));
   for (int64_t g = 0; g < m / MR; ++g) {
     if (horner) {  // whole rows per tile; a short last tile over-reads
       int64_t j = 0;

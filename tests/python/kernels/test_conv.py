@@ -364,28 +364,32 @@ SHIFTED_GEOMETRIES = [
 ]
 
 
-def _rows_per_vector(geom):
-    """(shifts, pitch) of the AVX-512 layout with several rows per vector, or None: the
-    op's rule (ops/conv.cc shape_plan) restated."""
+def _rows_per_vector(geom, lanes=16, nr=128):
+    """(shifts, pitch) of the layout with several rows per vector, or None: the op's rule
+    (ops/conv.cc shape_plan, past_tile_reads_zero) restated. lanes 16 (AVX-512): the image is
+    one tile and lanes past it must read zeros; lanes 8 (AVX2): tiles of whole rows, so lanes
+    past each row's end must (the plane's zeroed tail counts, up to the last row's padding)."""
     n, c, o, h, w, k, stride, pad, groups = geom
     pitch = w + pad if stride == 1 and 1 <= pad < k else -(-(w + 2 * pad) // stride)
     hout, wout = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
     hq = -(-(h + 2 * pad) // stride)
-    if 16 % pitch or hout * pitch > 128 or k <= stride:
+    if lanes % pitch or hout * pitch > nr or k <= stride:
         return None
     tile = -(-hout * pitch // 16) * 16
     shifts = set()
     for ky in range(k):
         for kx in range(k):
             off = (ky // stride) * pitch + kx // stride
-            shifts.add(off % 16)
+            shifts.add(off % lanes)
             for oy in range(hout):
                 for ox in range(wout):
                     q = oy * pitch + ox
-                    if q + off % 16 < tile:
+                    if (ox + off % lanes < pitch) if lanes < 16 else (q + off % lanes < tile):
                         continue
                     i, j = divmod(q + off, pitch)
                     r, col = i * stride + ky % stride - pad, j * stride + kx % stride - pad
+                    if i >= hq and lanes < 16 and q + off < hq * pitch + pad:
+                        continue
                     if i >= hq or (0 <= r < h and 0 <= col < w):
                         return None
     return (len(shifts), pitch) if len(shifts) > 1 else None
@@ -402,7 +406,7 @@ def expected_shifts(geom, isa):
     ok = (k - 1) // stride >= 1 and nr % pitch16 == 0 and 4 * pitch16 <= 5 * pitch  # <= 1/4 more
     if ok:
         return ((k - 1) // stride + 1, pitch16)
-    rows = _rows_per_vector(geom) if isa == "avx512" else None
+    rows = _rows_per_vector(geom, 16 if isa == "avx512" else 8, nr) if nr > 1 else None
     return rows or (1, pitch)
 
 

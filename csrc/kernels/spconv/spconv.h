@@ -33,9 +33,10 @@
 //     valid output lane takes a lane from past its tile that matters: either wq - wout >=
 //     shift[0] (they land in garbage columns), or flags has kSpconvZeroPastTile (the caller
 //     vouches that every tap such a lane stands for reads a zero, e.g. padding below the
-//     image's last row). Otherwise the kernels add the shift to the load address (exact,
-//     slower); the AVX2 kernels move lanes only for one-lane steps ending at 0 under the
-//     first condition. With shifts > 1, acc_out at garbage columns (q % wq >= wout) is
+//     image's last row; the AVX-512 kernels run n <= nr pixels as one tile, the AVX2 ones
+//     split them into tiles of whole rows, so for those it vouches past every row's end).
+//     Otherwise the kernels add the shift to the load address (exact, slower); the AVX2
+//     kernels move lanes only for one-lane steps ending at 0. With shifts > 1, acc_out at garbage columns (q % wq >= wout) is
 //     unspecified.
 //   - acc_in / acc_out (may both be null, or the same buffer) hold partial sums of the
 //     extended grid for pixels [q0, q0 + n), row stride lda >= n; they let the op split the

@@ -262,7 +262,6 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
   const dispatch::SpconvKernel* rows_kernel = dispatch::select_spconv_rows(*kernel_, wq16);
   plan.kernel = kernel_;
   plan.zero_past_tile = false;
-  plan.lanes = kernel_->isa == base::Isa::kAvx512 ? 16 : 8;
   bool shifted = false;
   if (may_shift && rows_kernel && 4 * wq16 <= 5 * plan.wq) {
     plan.kernel = rows_kernel;
@@ -278,8 +277,8 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
     const bool share_pad = sh == 1 && sw == 1 && p_.pad_w >= 1 && p_.pad_w < p_.kw;
     const int64_t wq = share_pad ? w + p_.pad_w : plan.wq;
     const dispatch::SpconvKernel* k = dispatch::select_spconv_rows(*kernel_, wq);
-    if (plan.lanes % wq == 0 && k && p_.out_h(h) * wq <= k->nr &&
-        past_tile_reads_zero(wq, plan.hq, h, w, plan.lanes)) {
+    if (plan.lanes() % wq == 0 && k && p_.out_h(h) * wq <= k->nr &&
+        past_tile_reads_zero(wq, plan.hq, h, w, plan.lanes())) {
       plan.kernel = k;
       plan.wq = wq;
       plan.zero_past_tile = true;
@@ -290,7 +289,7 @@ void DirectConv2d::shape_plan(int64_t h, int64_t w, Plan& plan) const {
   if (shifted) {  // the distinct shifts of the taps, largest first (kw > sw: at least two)
     for (int64_t ky = 0; ky < p_.kh; ++ky)
       for (int64_t kx = 0; kx < p_.kw; ++kx)
-        plan.shift.push_back(tap_shift(plan.wq, ky, kx, plan.lanes));
+        plan.shift.push_back(tap_shift(plan.wq, ky, kx, plan.lanes()));
     std::sort(plan.shift.rbegin(), plan.shift.rend());
     plan.shift.erase(std::unique(plan.shift.begin(), plan.shift.end()), plan.shift.end());
   }
@@ -363,14 +362,14 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   // and every pass also pays (shifts - 1) lane moves per vector: at least 16 entries per shift
   // (3x3 512@7^2 s = 0.9: blocks of 48 -> 112 channels, 0.237 -> ~0.22 ms; 128-176 measured best).
   // 1x1 CSR layers (MR = 1) onto at most 16^2 pixels (one tile holds the image) differ
-  // (docs/architecture-conv.md, "The direct sparse convolution"; s = 0.9, C++): on AVX-512 their window
-  // per channel is one chunk, so 32 entries meant ~320 channels (80 KiB, out of L1) and 16 keep
-  // ~160 (2048->512@7^2 0.233 -> 0.214 ms, 1024->256@14^2 0.204 -> 0.194, 1 thread); outputs of
-  // fewer vectors pay a pass's fixed cost over less work, so 64 / vectors (1x1/2
-  // 2048->512@7^2, one vector: 0.121 -> 0.116 ms, 2 threads). AVX2's 32-pixel tiles make twice
-  // the passes: onto 7^2 it takes 64 (2048->512@7^2 0.373 -> 0.34 ms). 3x3, BSR (MR = 4, not
-  // load-bound) and larger images keep 32 (with 16: 3x3 64@56^2 +3%, BSR 4x1 2048->512@7^2
-  // +7%, 1x1 512->128@28^2 at s = 0.95 +3%).
+  // (docs/architecture-conv.md, "Blocks of 1x1 layers onto small images"; s = 0.9, C++): on
+  // AVX-512 their window per channel is one chunk, so 32 entries meant ~320 channels (80 KiB,
+  // out of L1) and 16 keep ~160 (2048->512@7^2 0.233 -> 0.214 ms, 1024->256@14^2 0.204 ->
+  // 0.194, 1 thread); outputs of fewer vectors pay a pass's fixed cost over less work, so
+  // 64 / vectors (1x1/2 2048->512@7^2, one vector: 0.121 -> 0.116 ms, 2 threads). AVX2's
+  // 32-pixel tiles make twice the passes: onto 7^2 it takes 64 (2048->512@7^2 0.373 -> 0.34
+  // ms). 3x3, BSR (MR = 4, not load-bound) and larger images keep 32 (with 16: 3x3 64@56^2
+  // +3%, BSR 4x1 2048->512@7^2 +7%, 1x1 512->128@28^2 at s = 0.95 +3%).
   const int64_t span = (p_.kh - 1) / sh * plan->wq + (p_.kw - 1) / sw;
   // The window of one chunk: the image's extended pixels when they are fewer (outputs below
   // 7^2, e.g. 1x1/2 2048->512@7^2: 16 pixels, 64 B per channel, not 256).
@@ -383,7 +382,7 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
                              std::max<int64_t>(1, ngroups * cg);  // entries per channel, group
   double min_entries = 32.0;
   if (plan->zero_past_tile)  // AVX2 moves lanes with two instructions, in half the pixels
-    min_entries = (plan->lanes == 16 ? 16.0 : 64.0) * plan->shifts;
+    min_entries = (plan->lanes() == 16 ? 16.0 : 64.0) * plan->shifts;
   else if (taps == 1 && mr_ == 1 && ext <= 256 && plan->kernel->isa == base::Isa::kAvx512)
     min_entries = 64.0 / static_cast<double>(std::min<int64_t>(4, (ext + 15) / 16));
   else if (taps == 1 && mr_ == 1 && ext <= 64 && plan->kernel->isa == base::Isa::kAvx2)
@@ -406,7 +405,7 @@ std::shared_ptr<const DirectConv2d::Plan> DirectConv2d::plan_for(int64_t h, int6
   std::vector<int32_t> tap_segment(static_cast<size_t>(taps), 0);
   std::vector<int32_t> tap_dx(static_cast<size_t>(taps), 0);
   for (int64_t t = 0; t < taps && ns > 1; ++t) {
-    tap_dx[t] = tap_shift(plan->wq, t / p_.kw, t % p_.kw, plan->lanes);
+    tap_dx[t] = tap_shift(plan->wq, t / p_.kw, t % p_.kw, plan->lanes());
     tap_segment[t] = static_cast<int32_t>(
         std::find(plan->shift.begin(), plan->shift.end(), tap_dx[t]) - plan->shift.begin());
   }

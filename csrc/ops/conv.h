@@ -91,13 +91,14 @@ class DirectConv2d {
     // or tiles of whole rows (AVX2), and the kernel told that the lanes it takes from past a
     // tile stand for zeros (kSpconvZeroPastTile).
     bool zero_past_tile;
-    int lanes;  // the shifts are in-plane offsets mod this: the kernel's vector (16 or 8 floats)
     const dispatch::SpconvKernel* kernel;       // the op's, or one with whole-row tiles
     std::vector<int32_t> offsets;               // per stored entry, in the plan's order
     std::vector<float> values;                  // empty: the op's order (values_) is the plan's
     int64_t tile;                               // extended pixels per task
     int64_t blocks;                             // input-channel blocks (partial-sum passes)
     std::vector<int32_t> blockptr;              // [block][group]: shifts + 1 positions each
+    // The shifts are in-plane offsets mod this: the kernel's vector, 16 floats or AVX2's 8.
+    int lanes() const { return kernel->isa == base::Isa::kAvx512 ? 16 : 8; }
   };
   DirectConv2d(const ConvParams& p, std::vector<float> bias, int mr);
   void finish();

@@ -1,8 +1,9 @@
 // AVX2 spconv: a row group of MR output channels x K ymm (8 pixels each) of accumulators; each
 // loaded input vector serves MR output channels. MR = 1 runs 8 vectors: with 4, FMA latency
 // (4 cycles, 2 FMAs per cycle on Zen 4 and Intel since Skylake) capped the loop at half the
-// FMA rate (3x3 256@14^2 0.61 -> 0.55 ms, 1x1 64->256@56^2 0.27 -> 0.23 with 8). The pixel tail uses vmaskmov loads/stores
-// (never over-reads); the final store drops the garbage columns of the extended grid. Shifted
+// FMA rate (3x3 256@14^2 0.61 -> 0.55 ms, 1x1 64->256@56^2 0.27 -> 0.23 with 8). The pixel
+// tail uses vmaskmov loads/stores (never over-reads); the final store drops the garbage
+// columns of the extended grid. Shifted
 // taps (spconv.h): with whole rows per tile and shifts of one column per segment (2, 1, 0) the
 // accumulators move one lane between segments (vperm2i128 + vpalignr); otherwise the shift
 // goes into the load address.
@@ -175,7 +176,6 @@ template <int MR, int K, bool kTail, int kShift>
   }
 }
 
-// Row group g over pixels [q0, q0 + n), without Horner.
 // The last pixels (0 < len < 8 * K) on the narrowest of the tiles K, K/2, K/4, ... that holds them.
 template <int MR, int K, int kShift>
 [[gnu::always_inline]] inline void rest_tile(const Args& a, int64_t g, int64_t q, int64_t len,
@@ -198,6 +198,7 @@ template <int MR, int K, int kShift>
   rest_tile<MR, K, kShift>(a, g, q, len, overread);
 }
 
+// Row group g over pixels [q0, q0 + n), without Horner.
 template <int MR, int K, int kShift>
 void row_group(const Args& a, int64_t g, int64_t q0, int64_t n, int overread) {
   constexpr int64_t kNr = 8 * K;

@@ -36,8 +36,8 @@
 //     image's last row; the AVX-512 kernels run n <= nr pixels as one tile, the AVX2 ones
 //     split them into tiles of whole rows, so for those it vouches past every row's end).
 //     Otherwise the kernels add the shift to the load address (exact, slower); the AVX2
-//     kernels move lanes only for one-lane steps ending at 0. With shifts > 1, acc_out at garbage columns (q % wq >= wout) is
-//     unspecified.
+//     kernels move lanes only for one-lane steps ending at 0. With shifts > 1, acc_out at
+//     garbage columns (q % wq >= wout) is unspecified.
 //   - acc_in / acc_out (may both be null, or the same buffer) hold partial sums of the
 //     extended grid for pixels [q0, q0 + n), row stride lda >= n; they let the op split the
 //     input channels into cache-sized blocks and run the epilogue only on the last block.
